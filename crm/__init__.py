@@ -1,0 +1,63 @@
+"""Landing Desk: the application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from crm.config import PROJECT_ROOT, Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
+    """Build the web app from `settings` (default: the environment)."""
+    settings = settings or load_settings()
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        RATELIMIT_STORAGE_URI=settings.effective_ratelimit_storage_url,
+        RATELIMIT_STRATEGY="moving-window",
+        TESTING=settings.env == "test",
+    )
+    app.config.update(config_overrides)
+    logging.basicConfig(level=logging.INFO)
+
+    _init_extensions(app, settings)
+    _register_blueprints(app)
+    return app
+
+
+def _init_extensions(app: Flask, settings: Settings) -> None:
+    from crm import db
+    from crm.core import errors, i18n, security, templating
+    from crm.extensions import csrf, limiter
+    from crm.users import access
+
+    db.init_app(app, settings)
+    security.init_app(app, settings)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    access.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from crm.core.health import bp as health_bp
+    from crm.programmes.views import bp as pipeline_bp
+    from crm.reports.views import bp as reports_bp
+    from crm.startups.views import bp as startups_bp
+    from crm.startups.views import tasks_bp
+    from crm.users.views import admin_bp
+    from crm.users.views import bp as users_bp
+
+    for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
+                      reports_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,99 @@
+"""`crm …` commands: database migrations, users, demo data."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from crm.config import ConfigurationError
+from crm.core.enums import Role
+
+
+def _create_app():
+    from crm import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def cli() -> None:
+    """Landing Desk administration."""
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from crm.migrate import upgrade
+
+    upgrade(revision)
+    click.echo(f"database at revision {revision}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations differ."""
+    from crm.migrate import check
+
+    check()
+    click.echo("no drift between models and migrations")
+
+
+@cli.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([role.value for role in Role]), default="admin",
+              show_default=True)
+@click.password_option(help="Prompted for when omitted (at least 12 characters).")
+def users_create(email: str, name: str, role: str, password: str) -> None:
+    """Create a staff account that can log in at once."""
+    from crm.db import unit_of_work
+    from crm.users.passwords import MIN_PASSWORD_LENGTH
+    from crm.users.services import AccountError, create_user
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(f"at least {MIN_PASSWORD_LENGTH} characters",
+                                 param_hint="password")
+    try:
+        with unit_of_work() as session:
+            user = create_user(session, email=email, name=name, role=Role(role),
+                               password=password)
+    except AccountError as error:
+        raise click.ClickException(str(error.message)) from None
+    click.echo(f"created user #{user.id} with role {role}")
+
+
+@cli.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the demo programmes, users and startups (running it again changes nothing)."""
+    from crm.db import unit_of_work
+    from crm.demo.loader import load_demo_data
+
+    with unit_of_work() as session:
+        summary = load_demo_data(session)
+    click.echo(summary)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="crm")
+    except ConfigurationError as error:
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)

@@ -1,0 +1,130 @@
+"""Typed settings read once from the environment; refuses unsafe production set-ups."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"  # noqa: S105 - refused in production
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unsafe; the message names the setting in one line."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = f"sqlite:///{VAR_DIR / 'landing-desk.db'}"
+    celery_broker_url: str = "filesystem://"
+    broker_folder: Path = VAR_DIR / "broker"
+    smtp_url: str | None = None
+    mail_from: str = "Landing Desk <landing-desk@localhost>"
+    secret_key: str = DEV_SECRET_KEY
+    base_url: str = "http://127.0.0.1:5000"
+    timezone: str = "Europe/Berlin"
+    ratelimit_storage_url: str | None = None
+    login_rate_limit: str = "10 per minute;60 per hour"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        return self.celery_broker_url.startswith("filesystem")
+
+    @property
+    def uses_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def broker_transport_options(self) -> dict:
+        if self.uses_filesystem_broker:
+            queue = str(self.broker_folder / "queue")
+            return {
+                "data_folder_in": queue,
+                "data_folder_out": queue,
+                "processed_folder": str(self.broker_folder / "processed"),
+                "store_processed": False,
+                "control_folder": str(self.broker_folder / "control"),
+            }
+        # Redis re-delivers unacknowledged messages after this; tasks are short and idempotent.
+        return {"visibility_timeout": 3600}
+
+    @cached_property
+    def effective_ratelimit_storage_url(self) -> str:
+        """Rate-limit counters live in Redis whenever Redis is configured."""
+        if self.ratelimit_storage_url:
+            return self.ratelimit_storage_url
+        if self.celery_broker_url.startswith(("redis://", "rediss://")):
+            return self.celery_broker_url
+        return "memory://"
+
+    def check_production_safety(self) -> None:
+        """Raise ConfigurationError naming the first unsafe setting in production."""
+        if self.env is not Environment.PRODUCTION:
+            return
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            raise ConfigurationError(
+                "SECRET_KEY: set a random secret of at least 32 characters in production"
+            )
+        if self.is_sqlite:
+            raise ConfigurationError(
+                "DATABASE_URL: production needs PostgreSQL (postgresql+psycopg://...), not SQLite"
+            )
+        if self.uses_filesystem_broker:
+            raise ConfigurationError(
+                "CELERY_BROKER_URL: production needs Redis (redis://...), "
+                "not the filesystem broker"
+            )
+        if self.effective_ratelimit_storage_url.startswith("memory"):
+            raise ConfigurationError(
+                "RATELIMIT_STORAGE_URL: production needs shared storage (redis://...)"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (overrides win) or raise one readable error."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigurationError(f"{name}: {first['msg']}") from None
+    settings.check_production_safety()
+    return settings

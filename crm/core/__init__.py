@@ -1,0 +1,1 @@
+"""Shared building blocks: clock, column types, enums, audit, errors, email rendering."""

@@ -1,0 +1,137 @@
+"""Closed vocabularies of the domain, stored as short strings (portable, easy to migrate)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    BD_MANAGER = "bd_manager"
+    VIEWER = "viewer"
+
+    @property
+    def label(self):
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.MANAGER: _l("Manager"),
+    Role.BD_MANAGER: _l("BD manager"),
+    Role.VIEWER: _l("Viewer"),
+}
+
+
+class StartupStatus(StrEnum):
+    LEAD = "lead"
+    ACTIVE = "active"
+    LANDED = "landed"
+    LOST = "lost"
+    DORMANT = "dormant"
+
+
+STARTUP_STATUS_LABELS = {
+    StartupStatus.LEAD: _l("Lead"),
+    StartupStatus.ACTIVE: _l("Active"),
+    StartupStatus.LANDED: _l("Landed"),
+    StartupStatus.LOST: _l("Lost"),
+    StartupStatus.DORMANT: _l("Dormant"),
+}
+
+
+class LeadSource(StrEnum):
+    EVENT = "event"
+    DELEGATION = "delegation"
+    REFERRAL = "referral"
+    WEB = "web"
+    IMPORT = "import"
+    OTHER = "other"
+
+
+LEAD_SOURCE_LABELS = {
+    LeadSource.EVENT: _l("Event"),
+    LeadSource.DELEGATION: _l("Delegation"),
+    LeadSource.REFERRAL: _l("Referral"),
+    LeadSource.WEB: _l("Website"),
+    LeadSource.IMPORT: _l("Import"),
+    LeadSource.OTHER: _l("Other"),
+}
+
+
+class FundingStage(StrEnum):
+    BOOTSTRAPPED = "bootstrapped"
+    PRE_SEED = "pre_seed"
+    SEED = "seed"
+    SERIES_A = "series_a"
+    SERIES_B_PLUS = "series_b_plus"
+    PROFITABLE = "profitable"
+
+
+FUNDING_STAGE_LABELS = {
+    FundingStage.BOOTSTRAPPED: _l("Bootstrapped"),
+    FundingStage.PRE_SEED: _l("Pre-seed"),
+    FundingStage.SEED: _l("Seed"),
+    FundingStage.SERIES_A: _l("Series A"),
+    FundingStage.SERIES_B_PLUS: _l("Series B or later"),
+    FundingStage.PROFITABLE: _l("Profitable"),
+}
+
+
+class EnrollmentStatus(StrEnum):
+    OPEN = "open"
+    LANDED = "landed"
+    WITHDRAWN = "withdrawn"
+    REJECTED = "rejected"
+
+
+ENROLLMENT_STATUS_LABELS = {
+    EnrollmentStatus.OPEN: _l("Open"),
+    EnrollmentStatus.LANDED: _l("Landed"),
+    EnrollmentStatus.WITHDRAWN: _l("Withdrawn"),
+    EnrollmentStatus.REJECTED: _l("Rejected"),
+}
+
+
+class ActorKind(StrEnum):
+    USER = "user"
+    APPLICANT = "applicant"
+    SYSTEM = "system"
+
+
+class ActivityKind(StrEnum):
+    NOTE = "note"
+    CALL = "call"
+    MEETING = "meeting"
+    EMAIL = "email"
+    VISIT = "visit"
+    EVENT = "event"
+
+
+ACTIVITY_KIND_LABELS = {
+    ActivityKind.NOTE: _l("Note"),
+    ActivityKind.CALL: _l("Call"),
+    ActivityKind.MEETING: _l("Meeting"),
+    ActivityKind.EMAIL: _l("Email"),
+    ActivityKind.VISIT: _l("Visit"),
+    ActivityKind.EVENT: _l("Event"),
+}
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class Language(StrEnum):
+    EN = "en"
+    DE = "de"
+
+
+LANGUAGE_LABELS = {Language.EN: "English", Language.DE: "Deutsch"}

@@ -1,0 +1,40 @@
+"""What every template may use: navigation, labels of enums, the language form."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from crm.core import enums
+from crm.core.clock import utcnow
+
+NAVIGATION = [
+    ("startups.index", _l("Startups"), None),
+    ("pipeline.board", _l("Pipeline"), None),
+    ("tasks.index", _l("Tasks"), None),
+    ("reports.index", _l("Reports"), None),
+    ("admin.users", _l("Admin"), (enums.Role.ADMIN,)),
+]
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _layout_context():
+        from crm.users.forms import LocaleForm
+
+        locale = str(get_locale() or "en")
+        navigation = [
+            (endpoint, label)
+            for endpoint, label, roles in NAVIGATION
+            if roles is None or (current_user.is_authenticated and current_user.has_role(*roles))
+        ]
+        return {
+            "navigation": navigation,
+            "current_locale": locale,
+            "locale_form": LocaleForm(formdata=None, locale=locale,
+                                      next=request.full_path.rstrip("?")),
+            "labels": enums,
+            "now_utc": utcnow,
+        }

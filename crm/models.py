@@ -1,0 +1,31 @@
+"""The one registry of every table: Alembic and the tests import this module."""
+
+from sqlmodel import SQLModel
+
+from crm.core.audit import AuditEvent
+from crm.core.heartbeat import ServiceHeartbeat
+from crm.outbox.models import OutboxMessage
+from crm.programmes.models import Programme
+from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
+from crm.users.models import Invitation, User
+from crm.workflow.models import Enrollment, StageEvent
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Activity",
+    "AuditEvent",
+    "Contact",
+    "Enrollment",
+    "Invitation",
+    "OutboxMessage",
+    "Programme",
+    "ServiceHeartbeat",
+    "StageEvent",
+    "Startup",
+    "StartupSector",
+    "StartupTag",
+    "Task",
+    "User",
+    "metadata",
+]

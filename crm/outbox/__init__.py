@@ -1,0 +1,1 @@
+"""The email outbox: messages written in the request's transaction, delivered by workers."""

@@ -1,0 +1,34 @@
+"""One row per email to send; the unique dedupe key makes queuing idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlmodel import Field
+
+from crm.core.enums import Language, OutboxStatus
+from crm.core.mixins import Timestamped
+from crm.core.types import timestamp_field
+
+
+class OutboxMessage(Timestamped, table=True):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    to_address: str = Field(max_length=254)
+    locale: Language = Field(default=Language.EN, sa_type=String(8))
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str | None = None
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16), index=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = timestamp_field(nullable=True, default_now=True)
+    last_error: str | None = None
+    sent_at: datetime | None = timestamp_field(nullable=True)
+    startup_id: int | None = Field(
+        default=None, foreign_key="startups.id", index=True, ondelete="SET NULL"
+    )
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)

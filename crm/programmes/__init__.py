@@ -1,0 +1,1 @@
+"""Programmes (Corridor, Welcome Packages, Korea Desk) and their stages."""

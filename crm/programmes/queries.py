@@ -1,0 +1,81 @@
+"""Reads for the pipeline board: per stage its count and its first cards, in two queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from crm.core.enums import EnrollmentStatus
+from crm.programmes.models import Programme
+from crm.startups.models import Startup
+from crm.users.models import User
+from crm.workflow.models import Enrollment
+
+CARDS_PER_COLUMN = 20
+
+
+@dataclass
+class Card:
+    enrollment_id: int
+    startup_id: int
+    startup_name: str
+    country: str
+    owner_name: str | None
+    stage_entered_at: datetime
+    due_at: datetime | None
+
+
+@dataclass
+class Column:
+    stage: dict
+    count: int = 0
+    cards: list[Card] = field(default_factory=list)
+
+
+def active_programmes(db: Session) -> list[Programme]:
+    return list(db.scalars(select(Programme).where(Programme.is_active).order_by(Programme.id)))
+
+
+def board(db: Session, programme: Programme, per_column: int = CARDS_PER_COLUMN) -> list[Column]:
+    columns = {stage["key"]: Column(stage) for stage in programme.stages}
+    open_in_programme = (Enrollment.programme_id == programme.id,
+                         Enrollment.status == EnrollmentStatus.OPEN)
+    counts = db.execute(
+        select(Enrollment.stage, func.count()).where(*open_in_programme).group_by(Enrollment.stage)
+    ).all()
+    for stage, count in counts:
+        if stage in columns:
+            columns[stage].count = count
+    ranked = (
+        select(
+            Enrollment.id.label("enrollment_id"),
+            Enrollment.stage,
+            Enrollment.stage_entered_at,
+            Enrollment.due_at,
+            Startup.id.label("startup_id"),
+            Startup.name.label("startup_name"),
+            Startup.country,
+            User.name.label("owner_name"),
+            func.row_number()
+            .over(partition_by=Enrollment.stage, order_by=(Enrollment.stage_entered_at,
+                                                           Enrollment.id))
+            .label("position"),
+        )
+        .join(Startup, Startup.id == Enrollment.startup_id)
+        .outerjoin(User, User.id == Startup.owner_id)
+        .where(*open_in_programme)
+        .subquery()
+    )
+    for row in db.execute(select(ranked).where(ranked.c.position <= per_column)
+                          .order_by(ranked.c.stage, ranked.c.position)).mappings():
+        if row["stage"] in columns:
+            columns[row["stage"]].cards.append(Card(
+                enrollment_id=row["enrollment_id"], startup_id=row["startup_id"],
+                startup_name=row["startup_name"], country=row["country"],
+                owner_name=row["owner_name"], stage_entered_at=row["stage_entered_at"],
+                due_at=row["due_at"],
+            ))
+    return list(columns.values())

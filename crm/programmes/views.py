@@ -1,0 +1,25 @@
+"""The pipeline board: one column per stage of a programme."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+
+from crm.core.clock import utcnow
+from crm.db import get_session
+from crm.programmes import queries
+
+bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
+
+
+@bp.get("/")
+@login_required
+def board():
+    db = get_session()
+    programmes = queries.active_programmes(db)
+    wanted = request.args.get("programme", "")
+    programme = next((p for p in programmes if p.key == wanted), programmes[0] if programmes
+                     else None)
+    columns = queries.board(db, programme) if programme else []
+    return render_template("programmes/board.html", programmes=programmes, programme=programme,
+                           columns=columns, now=utcnow())

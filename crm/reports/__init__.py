@@ -1,0 +1,1 @@
+"""Pipeline figures as SQL aggregates and the pages that show them."""

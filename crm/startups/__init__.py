@@ -1,0 +1,1 @@
+"""Startups, their contacts, activities and tasks."""

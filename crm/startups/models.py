@@ -1,0 +1,93 @@
+"""Startups and what hangs off them: sectors, tags, contacts, activities and tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlmodel import Field
+
+from crm.core.enums import ActivityKind, FundingStage, Language, LeadSource, StartupStatus
+from crm.core.mixins import Timestamped
+from crm.core.types import timestamp_field
+
+
+class Startup(Timestamped, table=True):
+    __tablename__ = "startups"
+    __table_args__ = (Index("ix_startups_status_name", "status", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    website: str | None = Field(default=None, max_length=500)
+    domain: str | None = Field(default=None, max_length=253, index=True)
+    country: str = Field(max_length=2, index=True)  # ISO 3166-1 alpha-2
+    city: str | None = Field(default=None, max_length=120)
+    founded_year: int | None = None
+    team_size: int | None = None
+    funding_stage: FundingStage | None = Field(default=None, sa_type=String(16))
+    description: str = Field(default="")
+    source: LeadSource = Field(default=LeadSource.OTHER, sa_type=String(16), index=True)
+    source_detail: str | None = Field(default=None, max_length=200, index=True)  # event name
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    status: StartupStatus = Field(default=StartupStatus.LEAD, sa_type=String(16), index=True)
+    version: int = Field(default=1)  # optimistic concurrency for edits
+
+
+class StartupSector(Timestamped, table=True):
+    __tablename__ = "startup_sectors"
+
+    startup_id: int = Field(foreign_key="startups.id", primary_key=True, ondelete="CASCADE")
+    sector: str = Field(max_length=64, primary_key=True, index=True)
+
+
+class StartupTag(Timestamped, table=True):
+    __tablename__ = "startup_tags"
+
+    startup_id: int = Field(foreign_key="startups.id", primary_key=True, ondelete="CASCADE")
+    tag: str = Field(max_length=64, primary_key=True, index=True)
+
+
+class Contact(Timestamped, table=True):
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    startup_id: int = Field(foreign_key="startups.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254, index=True)
+    phone: str | None = Field(default=None, max_length=32)  # E.164
+    role: str | None = Field(default=None, max_length=120)
+    language: Language = Field(default=Language.EN, sa_type=String(8))
+    consent_given_at: datetime | None = timestamp_field(nullable=True)
+    consent_text_version: str | None = Field(default=None, max_length=32)
+
+
+class Activity(Timestamped, table=True):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_startup_occurred", "startup_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    startup_id: int = Field(foreign_key="startups.id", index=True, ondelete="CASCADE")
+    kind: ActivityKind = Field(sa_type=String(16), index=True)
+    subject: str = Field(max_length=200)
+    body: str = Field(default="")
+    occurred_at: datetime = timestamp_field(default_now=True, index=True)
+    author_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+class Task(Timestamped, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_assignee_open_due", "assignee_id", "done_at", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="")
+    startup_id: int | None = Field(
+        default=None, foreign_key="startups.id", index=True, ondelete="CASCADE"
+    )
+    enrollment_id: int | None = Field(
+        default=None, foreign_key="enrollments.id", index=True, ondelete="CASCADE"
+    )
+    assignee_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    due_at: datetime | None = timestamp_field(nullable=True, index=True)
+    done_at: datetime | None = timestamp_field(nullable=True, index=True)

@@ -1,0 +1,50 @@
+"""Startup list and page, and the task list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+
+from crm.core.enums import Role, StartupStatus
+from crm.db import get_session
+from crm.startups import queries
+
+bp = Blueprint("startups", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    search = request.args.get("q", "").strip()[:200]
+    status = request.args.get("status", "")
+    status_filter = StartupStatus(status) if status in StartupStatus else None
+    page = queries.list_startups(
+        get_session(),
+        search=search,
+        status=status_filter,
+        after_id=request.args.get("after", type=int),
+    )
+    return render_template("startups/index.html", page=page, search=search,
+                           status=status_filter, statuses=list(StartupStatus))
+
+
+@bp.get("/startups/<int:startup_id>")
+@login_required
+def show(startup_id: int):
+    detail = queries.startup_detail(get_session(), startup_id)
+    if detail is None:
+        abort(404)
+    return render_template("startups/show.html", detail=detail)
+
+
+tasks_bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+@tasks_bp.get("/", endpoint="index")
+@login_required
+def open_tasks():
+    show_all = request.args.get("scope") == "all" and current_user.has_role(
+        Role.ADMIN, Role.MANAGER
+    )
+    rows = queries.open_tasks_for(get_session(), None if show_all else current_user.id)
+    return render_template("tasks/index.html", rows=rows, show_all=show_all)

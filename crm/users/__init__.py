@@ -1,0 +1,1 @@
+"""Staff accounts, roles, login and the admin pages that manage them."""

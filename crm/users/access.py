@@ -1,0 +1,62 @@
+"""Who is logged in, and which roles may use a view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Flask, abort, flash, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from crm.core.enums import Role
+from crm.db import get_session
+from crm.extensions import login_manager
+from crm.users.models import User
+
+#: Roles that may change startups, enrollments and tasks.
+EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.BD_MANAGER)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "users.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+def load_user(session_user_id: str) -> User | None:
+    """The user for 'id:session_version'; a deactivated user or an old version is nobody."""
+    user_id, _, version = session_user_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = get_session().get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+def _unauthorized():
+    if request.accept_mimetypes.best == "application/json" or request.method != "GET":
+        abort(401)
+    flash(login_manager.login_message, "info")
+    return redirect(url_for("users.login", next=request.full_path.rstrip("?")))
+
+
+def role_required(*roles: Role) -> Callable:
+    """Log in first; then only the given roles may pass (403 otherwise)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

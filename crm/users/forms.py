@@ -1,0 +1,58 @@
+"""Forms for login, invitations and the admin's user management."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from crm.core.enums import LANGUAGE_LABELS, ROLE_LABELS
+from crm.users.passwords import MIN_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
+        render_kw={"autocomplete": "new-password", "autofocus": True},
+        description=_l("At least %(count)d characters.", count=MIN_PASSWORD_LENGTH),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _role_choices():
+    return [(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+def _language_choices():
+    return [(language.value, label) for language, label in LANGUAGE_LABELS.items()]
+
+
+class InviteUserForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)],
+                       render_kw={"autofocus": True})
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=_role_choices)
+    locale = SelectField(_l("Language"), choices=_language_choices)
+
+
+class ChangeRoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=_role_choices)
+
+
+class LocaleForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=_language_choices)
+    next = HiddenField()

@@ -1,0 +1,55 @@
+"""Staff user accounts and their invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlmodel import Field
+
+from crm.core.enums import Language, Role
+from crm.core.mixins import Timestamped
+from crm.core.types import timestamp_field
+
+
+class User(Timestamped, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)  # stored lower-cased
+    name: str = Field(max_length=120)
+    password_hash: str | None = Field(default=None, max_length=255)
+    role: Role = Field(sa_type=String(16), index=True)
+    is_active: bool = Field(default=True, index=True)
+    locale: Language = Field(default=Language.EN, sa_type=String(8))
+    # Bumped on deactivation, role or password change: older sessions stop working.
+    session_version: int = Field(default=1)
+    last_login_at: datetime | None = timestamp_field(nullable=True)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+class Invitation(Timestamped, table=True):
+    """A one-time link with which an invited user sets a password; only its hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = timestamp_field()
+    accepted_at: datetime | None = timestamp_field(nullable=True)
+    invited_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)

@@ -1,0 +1,178 @@
+"""Login, logout, language choice, invitations and the admin's user pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from crm.core.enums import Language, Role
+from crm.db import get_session
+from crm.extensions import limiter
+from crm.users import services
+from crm.users.access import role_required
+from crm.users.forms import ChangeRoleForm, InviteUserForm, LocaleForm, LoginForm, SetPasswordForm
+from crm.users.models import User
+
+bp = Blueprint("users", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths; anything else goes to the start page."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("startups.index")
+
+
+def _login_limit() -> str:
+    return current_app.config["SETTINGS"].login_rate_limit
+
+
+def _start_session(user: User) -> None:
+    """A fresh session at login: nothing from before carries over (no fixation)."""
+    from flask import session
+
+    session.clear()
+    login_user(user, fresh=True)
+    generate_csrf()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("startups.index"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = services.authenticate(
+            get_session(), form.email.data, form.password.data, request.remote_addr
+        )
+        if user is not None:
+            _start_session(user)
+            return redirect(_safe_next(form.next.data))
+        form.password.errors.append(_("Wrong email address or password."))
+    return render_template("users/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    services.record_logout(get_session(), current_user, request.remote_addr)
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("users.login"))
+
+
+@bp.post("/locale")
+def change_locale():
+    from flask import session
+
+    form = LocaleForm()
+    if form.validate_on_submit():
+        locale = Language(form.locale.data)
+        session["locale"] = locale.value
+        if current_user.is_authenticated:
+            services.set_locale(current_user, locale)
+    return redirect(_safe_next(form.next.data))
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def accept_invitation(token: str):
+    db = get_session()
+    invitation = services.open_invitation(db, token)
+    if invitation is None:
+        return render_template("users/invitation_invalid.html"), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = services.accept_invitation(db, invitation, form.password.data)
+        except services.AccountError as error:
+            flash(str(error.message), "error")
+        else:
+            _start_session(user)
+            flash(_("Welcome! Your password is set."), "success")
+            return redirect(url_for("startups.index"))
+    return render_template("users/set_password.html", form=form)
+
+
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@admin_bp.get("/users")
+@role_required(Role.ADMIN)
+def users():
+    all_users = get_session().scalars(select(User).order_by(User.is_active.desc(), User.name))
+    return render_template("admin/users.html", users=list(all_users),
+                           invite_form=InviteUserForm(), role_form=ChangeRoleForm())
+
+
+@admin_bp.post("/users/invite")
+@role_required(Role.ADMIN)
+def invite():
+    form = InviteUserForm()
+    db = get_session()
+    if form.validate_on_submit():
+        try:
+            user, link = services.invite_user(
+                db, email=form.email.data, name=form.name.data, role=Role(form.role.data),
+                locale=Language(form.locale.data), actor=current_user,
+                base_url=current_app.config["SETTINGS"].base_url,
+            )
+        except services.AccountError as error:
+            getattr(form, error.field or "email").errors.append(str(error.message))
+        else:
+            flash(_("%(name)s is invited. The invitation email is in the outbox; "
+                    "the link is valid for 7 days: %(link)s", name=user.name, link=link),
+                  "success")
+            return redirect(url_for("admin.users"))
+    all_users = db.scalars(select(User).order_by(User.is_active.desc(), User.name))
+    return render_template("admin/users.html", users=list(all_users), invite_form=form,
+                           role_form=ChangeRoleForm()), 422
+
+
+def _target_user(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _apply(change) -> None:
+    try:
+        change()
+    except services.AccountError as error:
+        flash(str(error.message), "error")
+    else:
+        flash(_("Saved."), "success")
+
+
+@admin_bp.post("/users/<int:user_id>/role")
+@role_required(Role.ADMIN)
+def change_role(user_id: int):
+    user = _target_user(user_id)
+    form = ChangeRoleForm()
+    if form.validate_on_submit():
+        _apply(lambda: services.change_role(get_session(), user, Role(form.role.data),
+                                            current_user))
+    else:
+        flash(_("Choose a valid role."), "error")
+    return redirect(url_for("admin.users"))
+
+
+@admin_bp.post("/users/<int:user_id>/deactivate")
+@role_required(Role.ADMIN)
+def deactivate(user_id: int):
+    user = _target_user(user_id)
+    _apply(lambda: services.set_active(get_session(), user, False, current_user))
+    return redirect(url_for("admin.users"))
+
+
+@admin_bp.post("/users/<int:user_id>/activate")
+@role_required(Role.ADMIN)
+def activate(user_id: int):
+    user = _target_user(user_id)
+    _apply(lambda: services.set_active(get_session(), user, True, current_user))
+    return redirect(url_for("admin.users"))

@@ -1,0 +1,1 @@
+"""The workflow engine: enrollments, stage moves and their history."""

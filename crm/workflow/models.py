@@ -1,0 +1,57 @@
+"""Enrollments of startups in programmes and the append-only history of their stages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, text
+from sqlmodel import Field, SQLModel
+
+from crm.core.enums import ActorKind, EnrollmentStatus
+from crm.core.mixins import Timestamped
+from crm.core.types import timestamp_field
+
+
+class Enrollment(Timestamped, table=True):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # One open enrollment per startup and programme; closed ones may repeat.
+        Index(
+            "uq_enrollments_open_startup_programme",
+            "startup_id",
+            "programme_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_enrollments_programme_stage", "programme_id", "status", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    startup_id: int = Field(foreign_key="startups.id", index=True, ondelete="CASCADE")
+    programme_id: int = Field(foreign_key="programmes.id", index=True)
+    stage: str = Field(max_length=64)
+    stage_entered_at: datetime = timestamp_field(default_now=True)
+    due_at: datetime | None = timestamp_field(nullable=True, index=True)
+    status: EnrollmentStatus = Field(
+        default=EnrollmentStatus.OPEN, sa_type=String(16), index=True
+    )
+    closed_at: datetime | None = timestamp_field(nullable=True)
+    close_reason: str | None = Field(default=None, max_length=500)
+
+
+class StageEvent(SQLModel, table=True):
+    """One stage change; rows are only ever inserted."""
+
+    __tablename__ = "stage_events"
+    __table_args__ = (Index("ix_stage_events_enrollment_occurred", "enrollment_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollments.id", index=True, ondelete="CASCADE")
+    from_stage: str | None = Field(default=None, max_length=64)
+    to_stage: str = Field(max_length=64, index=True)
+    actor_kind: ActorKind = Field(default=ActorKind.USER, sa_type=String(16))
+    actor_user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    occurred_at: datetime = timestamp_field(default_now=True, index=True)
+    seconds_in_previous_stage: int | None = None
+    note: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,11 @@
+"""The beat schedule, as data: what runs periodically and how often."""
+
+from __future__ import annotations
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    "heartbeat": {
+        "task": "workers.health.heartbeat",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
