@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR_DIR / 'landing-desk.db'}"
     celery_broker_url: str = "filesystem://"
     broker_folder: Path = VAR_DIR / "broker"
+    celery_queue: str = "landing-desk"
     smtp_url: str | None = None
     mail_from: str = "Landing Desk <landing-desk@localhost>"
     secret_key: str = DEV_SECRET_KEY

@@ -39,6 +39,7 @@ def celery_config(settings: Settings) -> dict:
         "broker_url": settings.celery_broker_url,
         "broker_transport_options": settings.broker_transport_options,
         "broker_connection_retry_on_startup": True,
+        "task_default_queue": settings.celery_queue,
         "task_ignore_result": True,
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -1,0 +1,49 @@
+# Landing Desk: `make run` starts the app with demo data, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CATALOG := crm/translations/de/LC_MESSAGES/messages
+PORT ?= 5000
+
+.PHONY: run test install migrate demo lint translations-update bench clean
+
+run: install migrate demo
+	@echo
+	@echo "  Landing Desk runs at http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
+	@echo
+	@$(BIN)/crm demo logins
+	@echo
+	PATH="$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start --procfile Procfile web worker beat
+
+test: install
+	$(BIN)/pytest $(ARGS)
+
+install: $(INSTALLED) $(CATALOG).mo
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Landing Desk needs Python 3.11 or newer: make PYTHON=python3.12 ...")'
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(CATALOG).mo: $(CATALOG).po $(INSTALLED)
+	$(BIN)/pybabel compile -d crm/translations -D messages --statistics
+
+migrate: install
+	$(BIN)/crm db upgrade
+
+demo: install
+	$(BIN)/crm demo load
+
+lint: install
+	$(BIN)/ruff check .
+
+# Extract every UI string and merge it into the German catalogue (then translate the new ones).
+translations-update: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output -o crm/translations/messages.pot .
+	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations -D messages --no-fuzzy-matching --omit-header
+
+clean:
+	rm -rf $(VENV) var
