@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import FlaskGroup
 
-from crm.config import ConfigurationError
+from crm.config import load_settings_or_exit
 from crm.core.enums import Role
 
 
 def _create_app():
     from crm import create_app
 
-    return create_app()
+    return create_app(load_settings_or_exit())
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
@@ -89,11 +87,3 @@ def demo_load() -> None:
     with unit_of_work() as session:
         summary = load_demo_data(session)
     click.echo(summary)
-
-
-def main() -> None:
-    try:
-        cli.main(prog_name="crm")
-    except ConfigurationError as error:
-        click.echo(f"Configuration error: {error}", err=True)
-        sys.exit(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -129,3 +130,12 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigurationError(f"{name}: {first['msg']}") from None
     settings.check_production_safety()
     return settings
+
+
+def load_settings_or_exit() -> Settings:
+    """For process entry points: the settings, or exit with one line naming the setting."""
+    try:
+        return load_settings()
+    except ConfigurationError as error:
+        sys.stderr.write(f"Configuration error: {error}\n")
+        raise SystemExit(2) from None

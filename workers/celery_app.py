@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-from crm.config import Settings, load_settings
+from crm.config import Settings, load_settings_or_exit
 from workers.schedule import BEAT_SCHEDULE
 
 _flask_app: Flask | None = None
@@ -58,4 +58,4 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-celery = make_celery(load_settings())
+celery = make_celery(load_settings_or_exit())
