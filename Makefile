@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 CATALOG := crm/translations/de/LC_MESSAGES/messages
 PORT ?= 5000
 
-.PHONY: run test install migrate demo lint translations-update bench clean
+.PHONY: run test install migrate demo lint translations-update clean
 
 run: install migrate demo
 	@echo

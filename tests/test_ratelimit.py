@@ -1,0 +1,34 @@
+"""Login attempts are rate-limited, with the counters in Redis when Redis is configured."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from crm import create_app
+from tests.conftest import csrf_token
+
+
+@pytest.mark.redis
+def test_login_limit_counts_in_redis(settings, redis_url):
+    app = create_app(settings.model_copy(update={
+        "celery_broker_url": redis_url,
+        "ratelimit_storage_url": None,
+        "login_rate_limit": "2 per minute",
+    }))
+    assert app.config["RATELIMIT_STORAGE_URI"] == redis_url
+    # Each run of this test counts under its own (made-up) client address.
+    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"  # TEST-NET-1: only a WSGI value
+    client = app.test_client()
+    token = csrf_token(client)
+    statuses = [
+        client.post("/login", data={"email": "nobody@desk.example", "password": "wrong",
+                                    "csrf_token": token},
+                    environ_overrides={"REMOTE_ADDR": address}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    keys = redis.Redis.from_url(redis_url).keys(f"*{address}*")
+    assert keys, "the limiter's counter is not in Redis"
