@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Role(StrEnum):
@@ -135,3 +138,11 @@ class Language(StrEnum):
 
 
 LANGUAGE_LABELS = {Language.EN: "English", Language.DE: "Deutsch"}
+
+
+def parse_enum(enum: type[E], value: str | None) -> E | None:
+    """The member with this value, or None for anything else (query strings, forms)."""
+    try:
+        return enum(value)
+    except ValueError:
+        return None

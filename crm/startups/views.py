@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
-from crm.core.enums import Role, StartupStatus
+from crm.core.enums import Role, StartupStatus, parse_enum
 from crm.db import get_session
 from crm.startups import queries
 
@@ -16,8 +16,7 @@ bp = Blueprint("startups", __name__)
 @login_required
 def index():
     search = request.args.get("q", "").strip()[:200]
-    status = request.args.get("status", "")
-    status_filter = StartupStatus(status) if status in StartupStatus else None
+    status_filter = parse_enum(StartupStatus, request.args.get("status"))
     page = queries.list_startups(
         get_session(),
         search=search,
