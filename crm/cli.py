@@ -87,3 +87,16 @@ def demo_load() -> None:
     with unit_of_work() as session:
         summary = load_demo_data(session)
     click.echo(summary)
+
+
+@demo.command("logins", with_appcontext=False)
+def demo_logins() -> None:
+    """Print the demo users' logins as a table (needs no database)."""
+    from crm.demo.data import DEMO_PASSWORD, DEMO_USERS
+
+    rows = [("email", "role", "password")]
+    rows += [(user.email, user.role.value, DEMO_PASSWORD) for user in DEMO_USERS]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())

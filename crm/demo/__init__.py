@@ -1,0 +1,1 @@
+"""Demo data: programmes, users and startups drawn from the Düsseldorf desk's real context."""
