@@ -149,3 +149,28 @@ def client_as(app, make_user) -> Callable[[Role], tuple[FlaskClient, User]]:
         return client, user
 
     return factory
+
+
+@pytest.fixture
+def count_queries(app) -> Callable[[], Iterator[list[str]]]:
+    """`with count_queries() as statements:` collects the SQL the app runs inside the block."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    engine = app.extensions["db_engine"]
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting

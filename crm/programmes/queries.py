@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus
@@ -40,11 +40,15 @@ def active_programmes(db: Session) -> list[Programme]:
 
 
 def board(db: Session, programme: Programme, per_column: int = CARDS_PER_COLUMN) -> list[Column]:
+    """Open enrollments in their stages; closed ones in the terminal stage they ended in."""
     columns = {stage["key"]: Column(stage) for stage in programme.stages}
-    open_in_programme = (Enrollment.programme_id == programme.id,
-                         Enrollment.status == EnrollmentStatus.OPEN)
+    terminal_stages = [stage["key"] for stage in programme.stages if stage.get("terminal")]
+    on_board = (
+        Enrollment.programme_id == programme.id,
+        or_(Enrollment.status == EnrollmentStatus.OPEN, Enrollment.stage.in_(terminal_stages)),
+    )
     counts = db.execute(
-        select(Enrollment.stage, func.count()).where(*open_in_programme).group_by(Enrollment.stage)
+        select(Enrollment.stage, func.count()).where(*on_board).group_by(Enrollment.stage)
     ).all()
     for stage, count in counts:
         if stage in columns:
@@ -66,7 +70,7 @@ def board(db: Session, programme: Programme, per_column: int = CARDS_PER_COLUMN)
         )
         .join(Startup, Startup.id == Enrollment.startup_id)
         .outerjoin(User, User.id == Startup.owner_id)
-        .where(*open_in_programme)
+        .where(*on_board)
         .subquery()
     )
     for row in db.execute(select(ranked).where(ranked.c.position <= per_column)
