@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from crm.config import PROJECT_ROOT, Settings, load_settings
@@ -26,7 +24,6 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
         TESTING=settings.env == "test",
     )
     app.config.update(config_overrides)
-    logging.basicConfig(level=logging.INFO)
 
     _init_extensions(app, settings)
     _register_blueprints(app)
