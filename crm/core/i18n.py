@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import format_date, format_datetime
 from flask_login import current_user
 
@@ -16,6 +16,8 @@ SUPPORTED_LOCALES = [language.value for language in Language]
 
 def select_locale() -> str:
     """The user's saved choice, then this browser's choice, then Accept-Language."""
+    if not has_request_context():  # commands and tasks: English unless force_locale says
+        return Language.EN.value
     if current_user and current_user.is_authenticated:
         return current_user.locale
     chosen = session.get("locale")

@@ -1,8 +1,8 @@
-"""Security headers and cookie flags applied to every response."""
+"""Security headers and cookie flags on every response; input no database can store refused."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 
 from crm.config import Settings
 
@@ -32,6 +32,13 @@ def init_app(app: Flask, settings: Settings) -> None:
         PERMANENT_SESSION_LIFETIME=60 * 60 * 12,
     )
     hsts = settings.uses_https
+
+    @app.before_request
+    def _refuse_nul_characters() -> None:
+        """PostgreSQL cannot take NUL in text: a clear 400 here instead of a 500 at the query."""
+        for values in (request.args, request.form):
+            if any("\x00" in value for _key, value in values.items(multi=True)):
+                abort(400)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,6 +25,8 @@ def init_app(app: Flask) -> None:
         from crm.users.forms import LocaleForm
 
         locale = str(get_locale() or "en")
+        if not has_request_context():  # emails rendered by a command or a task
+            return {"current_locale": locale, "labels": enums, "now_utc": utcnow}
         navigation = [
             (endpoint, label)
             for endpoint, label, roles in NAVIGATION

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from crm.core import audit
@@ -121,22 +121,28 @@ def open_invitation(db: Session, token: str) -> Invitation | None:
     return invitation
 
 
-def accept_invitation(db: Session, invitation: Invitation, password: str) -> User:
+def accept_invitation(
+    db: Session, invitation: Invitation, password: str, ip_address: str | None = None
+) -> User:
+    """Set the password; the caller logs the user in, so this is audited as a login too."""
     user = db.get(User, invitation.user_id)
     if user is None or not user.is_active:
         raise AccountError(_l("This account has been deactivated."))
     user.password_hash = hash_password(password)
     user.session_version += 1
-    invitation.accepted_at = utcnow()
+    user.last_login_at = invitation.accepted_at = utcnow()
     audit.record(db, "user.invitation_accepted", actor_user_id=user.id, object_type="user",
                  object_id=user.id)
+    audit.record(db, "auth.login", actor_user_id=user.id, object_type="user",
+                 object_id=user.id, ip_address=ip_address)
     return user
 
 
 def _count_active_admins(db: Session) -> int:
-    return db.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
-    ) or 0
+    """Locks the active admins' rows, so two admins demoting each other at once cannot both
+    pass the check (PostgreSQL re-reads the locked rows once the other commits)."""
+    admins = select(User.id).where(User.role == Role.ADMIN, User.is_active).with_for_update()
+    return len(db.scalars(admins).all())
 
 
 def _guard_last_admin(db: Session, user: User) -> None:

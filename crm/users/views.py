@@ -20,8 +20,13 @@ bp = Blueprint("users", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes to the start page."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths; anything else goes to the start page.
+
+    Control characters are refused too: browsers drop tabs and newlines inside URLs (a tab
+    between the two slashes makes "//evil.example"), and a newline in a header is a 500.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable()):
         return target
     return url_for("startups.index")
 
@@ -88,7 +93,8 @@ def accept_invitation(token: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            user = services.accept_invitation(db, invitation, form.password.data)
+            user = services.accept_invitation(db, invitation, form.password.data,
+                                              request.remote_addr)
         except services.AccountError as error:
             flash(str(error.message), "error")
         else:
