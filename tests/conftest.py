@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from crm import create_app
 from crm.config import Settings
@@ -94,10 +95,21 @@ def app(settings) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def db(app):
-    """The session of an app context, for arranging data and checking results."""
-    with app.app_context():
-        yield get_session()
+def db(app) -> Iterator[Session]:
+    """A session of the test's own, outside any app context.
+
+    Flask reuses a pushed app context for the test client's requests, so a fixture that kept
+    one open would share its `g` (where Flask-Login caches the user) and its database session
+    with every request, and an ended session could look alive.
+    """
+    with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
+        yield session
+
+
+def fresh(db: Session) -> Session:
+    """End the session's transaction, so it sees what the requests committed."""
+    db.rollback()
+    return db
 
 
 @pytest.fixture

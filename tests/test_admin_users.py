@@ -20,24 +20,11 @@ from crm.core.tokens import hash_token
 from crm.outbox.models import OutboxMessage
 from crm.users import services
 from crm.users.models import Invitation, User
-from tests.conftest import TEST_PASSWORD, csrf_token, login
+from tests.conftest import TEST_PASSWORD, csrf_token, fresh, login
 
 NEW_PASSWORD = "a brand new password for me"  # noqa: S105
 LAST_ADMIN = "The last active administrator cannot lose that role."
 PLEASE_LOG_IN = "Please log in to continue."
-
-
-@pytest.fixture
-def db(app):
-    """A session outside any app context (see test_auth.py: requests must not share `g`)."""
-    with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
-        yield session
-
-
-def fresh(db: Session) -> Session:
-    """End the session's transaction, so it sees what the requests committed."""
-    db.rollback()
-    return db
 
 
 @pytest.fixture

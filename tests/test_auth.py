@@ -11,7 +11,6 @@ import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner
 from sqlalchemy import select
-from sqlmodel import Session
 
 from crm.cli import cli
 from crm.core.audit import AuditEvent
@@ -19,28 +18,10 @@ from crm.core.enums import Role
 from crm.users import services
 from crm.users.models import User
 from crm.users.passwords import needs_rehash
-from tests.conftest import TEST_PASSWORD, csrf_token, login
+from tests.conftest import TEST_PASSWORD, csrf_token, fresh, login
 
 WRONG_CREDENTIALS = "Wrong email address or password."
 PLEASE_LOG_IN = "Please log in to continue."
-
-
-@pytest.fixture
-def db(app):
-    """A session outside any app context.
-
-    conftest's `db` keeps an app context pushed, and Flask reuses a pushed app context for
-    the test client's requests: they would share its `g` (Flask-Login caches the user there)
-    and its database session, so an ended session could look alive.
-    """
-    with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
-        yield session
-
-
-def fresh(db: Session) -> Session:
-    """End the session's transaction, so it sees what the requests committed."""
-    db.rollback()
-    return db
 
 
 def audit_events(db, action: str) -> list[AuditEvent]:

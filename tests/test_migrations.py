@@ -17,9 +17,12 @@ def test_every_table_and_foreign_key_index_exists(database_url):
     inspector = inspect(create_engine(database_url))
     assert set(metadata.tables) <= set(inspector.get_table_names())
     for table in metadata.sorted_tables:
-        indexed = {tuple(index["column_names"])[0] for index in inspector.get_indexes(table.name)}
-        indexed |= {inspector.get_pk_constraint(table.name)["constrained_columns"][0]}
-        indexed |= {tuple(u["column_names"])[0] for u in inspector.get_unique_constraints(table.name)}
+        leading_columns = [
+            *(index["column_names"] for index in inspector.get_indexes(table.name)),
+            *(unique["column_names"] for unique in inspector.get_unique_constraints(table.name)),
+            inspector.get_pk_constraint(table.name)["constrained_columns"],
+        ]
+        indexed = {columns[0] for columns in leading_columns}
         for foreign_key in table.foreign_keys:
             assert foreign_key.parent.name in indexed, f"{table.name}.{foreign_key.parent.name}"
 

@@ -16,7 +16,7 @@ from crm.programmes.models import Programme
 from crm.startups.models import Startup, Task
 from crm.users.models import User
 from crm.workflow.models import Enrollment
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, fresh, login
 
 ALL_ROLES = list(Role)
 STAGES = [
@@ -25,18 +25,6 @@ STAGES = [
      "terminal": None},
     {"key": "landed", "label_en": "Landed here", "label_de": "Angekommen", "terminal": "won"},
 ]
-
-
-@pytest.fixture
-def db(app):
-    """A session outside any app context (see test_auth.py: requests must not share `g`)."""
-    with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
-        yield session
-
-
-def fresh(db: Session) -> Session:
-    db.rollback()
-    return db
 
 
 def seed_pipeline(db: Session, user: User) -> dict:

@@ -11,7 +11,6 @@ from flask import Flask
 from flask_babel import force_locale, gettext
 from markupsafe import escape
 from sqlalchemy import select
-from sqlmodel import Session
 
 from crm import create_app
 from crm.core.audit import AuditEvent
@@ -22,13 +21,6 @@ from tests.conftest import TEST_PASSWORD, csrf_token, login
 SESSION_COOKIE = "landing_desk_session"
 CSRF_MESSAGE = ("This form has expired or was sent from elsewhere. "
                 "Please reload the page and try again.")
-
-
-@pytest.fixture
-def db(app):
-    """A session outside any app context (see test_auth.py: requests must not share `g`)."""
-    with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
-        yield session
 
 
 def variant_app(app: Flask, settings, **changes) -> Iterator[Flask]:
