@@ -43,7 +43,7 @@ lint: install
 # Extract every UI string and merge it into the German catalogue (then translate the new ones).
 translations-update: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output -o crm/translations/messages.pot .
-	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations -D messages --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations -D messages --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var

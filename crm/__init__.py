@@ -10,6 +10,7 @@ from crm.config import PROJECT_ROOT, Settings, load_settings
 def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     """Build the web app from `settings` (default: the environment)."""
     settings = settings or load_settings()
+    settings.check_production_safety()
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),

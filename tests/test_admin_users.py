@@ -167,7 +167,7 @@ def test_invitation_link_sets_the_password_logs_in_and_works_once(app, client_as
     short = invitee.post(path, data={"password": "too short", "confirm": "too short",
                                      "csrf_token": token})
     assert field_errors(short.get_data(as_text=True), "password") == [
-        "Field must be between 12 and 1024 characters long."]
+        "Use at least 12 and at most 1024 characters."]
     assert fresh(db).get(User, user_id).password_hash is None
 
     accepted = invitee.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD,

@@ -196,3 +196,12 @@ def test_crm_command_names_the_database_url_once_the_secret_is_set():
     assert result.stderr.startswith("Configuration error: DATABASE_URL: ")
     assert "Traceback" not in result.stderr
 
+
+
+def test_create_app_refuses_unsafe_production_settings_given_directly():
+    from crm import create_app
+
+    unsafe = Settings(env=Environment.PRODUCTION, database_url=POSTGRES,
+                      celery_broker_url=REDIS, secret_key=DEV_SECRET_KEY)
+    with pytest.raises(ConfigurationError, match=r"^SECRET_KEY: "):
+        create_app(unsafe)

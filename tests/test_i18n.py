@@ -91,3 +91,26 @@ def test_dates_are_shown_in_berlin_time(app):
         assert "12:00" in render(datetime(2026, 7, 1, 10, 0, tzinfo=UTC), "short")  # CEST
         assert "11:00" in render(datetime(2026, 1, 15, 10, 0, tzinfo=UTC), "short")  # CET
         assert render(None) == "—"
+
+
+def test_language_chosen_on_the_login_page_survives_login(client, make_user, db):
+    from crm.users.models import User
+    from tests.conftest import fresh, login
+
+    user = make_user()
+    assert user.locale == "en"
+    client.post("/locale", data={"locale": "de", "next": "/login",
+                                 "csrf_token": csrf_token(client)})
+    assert login(client, user.email).status_code == 302
+    assert "Abmelden" in client.get("/tasks/").get_data(as_text=True)
+    assert fresh(db).get(User, user.id).locale == "de"
+
+
+def test_country_names_follow_the_language(app):
+    render = app.jinja_env.filters["country"]
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        assert render("IN") == "Indien"
+        assert render("kr") == "Südkorea"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert render("JP") == "Japan"
+        assert render(None) == "—"

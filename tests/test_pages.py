@@ -80,7 +80,7 @@ def test_every_page_shows_the_data_to_every_role(client_as, db, role):
     assert "<h1>Hanbit Robotics</h1>" in show
     assert "Korea Corridor" in show and "Stage: Soft landing" in show
     assert "Book the welcome meeting" in show
-    assert "KR, Seoul" in show
+    assert "South Korea, Seoul" in show
 
     board = text_of(client.get("/pipeline/"))
     column = re.search(r'<section class="board-column" aria-label="Soft landing">(.*?)</section>',
@@ -97,7 +97,7 @@ def test_every_page_shows_the_data_to_every_role(client_as, db, role):
                     r"(.*?)</tr>", reports, re.S).group(1)
     assert re.findall(r"<td class=\"num[^\"]*\">(\d+)</td>", row) == ["1", "1"]  # open, overdue
     assert re.search(r"<td>Active</td><td class=\"num\">1</td>", reports)
-    assert re.search(r"<td>KR</td><td class=\"num\">1</td>", reports)
+    assert re.search(r"<td>South Korea</td><td class=\"num\">1</td>", reports)
 
     admin = client.get("/admin/users")
     if role is Role.ADMIN:

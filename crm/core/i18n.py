@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 from crm.core.enums import LANGUAGE_LABELS, Language
@@ -35,7 +35,15 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["datetime"] = _format_datetime
     app.jinja_env.filters["date"] = _format_date
+    app.jinja_env.filters["country"] = country_name
     app.jinja_env.globals["LANGUAGE_LABELS"] = LANGUAGE_LABELS
+
+
+def country_name(code: str | None) -> str:
+    """The country's name in the user's language, from its ISO 3166 code ("IN" → "Indien")."""
+    if not code:
+        return "—"
+    return get_locale().territories.get(code.upper(), code)
 
 
 def _format_datetime(value: datetime | None, format: str = "medium") -> str:

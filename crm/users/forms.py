@@ -22,7 +22,11 @@ class LoginForm(FlaskForm):
 class SetPasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=1024,
+                   message=_l("Use at least %(min)d and at most %(max)d characters.")),
+        ],
         render_kw={"autocomplete": "new-password", "autofocus": True},
         description=_l("At least %(count)d characters.", count=MIN_PASSWORD_LENGTH),
     )

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from crm.core.enums import Language, Role
+from crm.core.enums import Language, Role, parse_enum
 from crm.db import get_session
 from crm.extensions import limiter
 from crm.users import services
@@ -36,9 +46,13 @@ def _login_limit() -> str:
 
 
 def _start_session(user: User) -> None:
-    """A fresh session at login: nothing from before carries over (no fixation)."""
-    from flask import session
+    """A fresh session at login: nothing from before carries over (no fixation).
 
+    A language chosen on the login page is the one exception: it becomes the user's.
+    """
+    chosen_locale = parse_enum(Language, session.get("locale"))
+    if chosen_locale is not None:
+        services.set_locale(user, chosen_locale)
     session.clear()
     login_user(user, fresh=True)
     generate_csrf()
@@ -72,8 +86,6 @@ def logout():
 
 @bp.post("/locale")
 def change_locale():
-    from flask import session
-
     form = LocaleForm()
     if form.validate_on_submit():
         locale = Language(form.locale.data)
