@@ -119,24 +119,27 @@ def accept_invitation(token: str):
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _users_page(invite_form: InviteUserForm) -> str:
+    all_users = get_session().scalars(select(User).order_by(User.is_active.desc(), User.name))
+    return render_template("admin/users.html", users=list(all_users), invite_form=invite_form,
+                           role_form=ChangeRoleForm())
+
+
 @admin_bp.get("/users")
 @role_required(Role.ADMIN)
 def users():
-    all_users = get_session().scalars(select(User).order_by(User.is_active.desc(), User.name))
-    return render_template("admin/users.html", users=list(all_users),
-                           invite_form=InviteUserForm(), role_form=ChangeRoleForm())
+    return _users_page(InviteUserForm())
 
 
 @admin_bp.post("/users/invite")
 @role_required(Role.ADMIN)
 def invite():
     form = InviteUserForm()
-    db = get_session()
     if form.validate_on_submit():
         try:
             user, link = services.invite_user(
-                db, email=form.email.data, name=form.name.data, role=Role(form.role.data),
-                locale=Language(form.locale.data), actor=current_user,
+                get_session(), email=form.email.data, name=form.name.data,
+                role=Role(form.role.data), locale=Language(form.locale.data), actor=current_user,
                 base_url=current_app.config["SETTINGS"].base_url,
             )
         except services.AccountError as error:
@@ -146,9 +149,7 @@ def invite():
                     "the link is valid for 7 days: %(link)s", name=user.name, link=link),
                   "success")
             return redirect(url_for("admin.users"))
-    all_users = db.scalars(select(User).order_by(User.is_active.desc(), User.name))
-    return render_template("admin/users.html", users=list(all_users), invite_form=form,
-                           role_form=ChangeRoleForm()), 422
+    return _users_page(form), 422
 
 
 def _target_user(user_id: int) -> User:
