@@ -74,6 +74,33 @@ def users_create(email: str, name: str, role: str, password: str) -> None:
 
 
 @cli.group()
+def programmes() -> None:
+    """Programme definitions."""
+
+
+@programmes.command("load")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+def programmes_load(directory: str | None) -> None:
+    """Load the definitions (default: crm/programmes/definitions); changed ones get a version."""
+    from pathlib import Path
+
+    from crm.db import unit_of_work
+    from crm.programmes.services import DEFINITIONS_DIR, load_directory
+    from crm.workflow.definitions import DefinitionError
+
+    try:
+        with unit_of_work() as session:
+            results = load_directory(session, Path(directory) if directory else DEFINITIONS_DIR)
+    except DefinitionError as error:
+        for where, what in error.problems:
+            click.echo(f"{error.source}: {where}: {what}", err=True)
+        raise click.ClickException("nothing was loaded") from None
+    for result in results:
+        state = "new version" if result.changed else "unchanged"
+        click.echo(f"{result.programme.key}: version {result.version.number} ({state})")
+
+
+@cli.group()
 def demo() -> None:
     """Demo data."""
 

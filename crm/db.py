@@ -63,6 +63,12 @@ def get_session() -> Session:
     return _sessions()
 
 
+def abandon_request_changes() -> None:
+    """Roll back what this request wrote so far (e.g. after a refused action, before a redirect)."""
+    if _sessions.registry.has():
+        _sessions().rollback()
+
+
 def _commit_successful_request(response: Response) -> Response:
     """The request's commit boundary: commit on success, roll back on any error status."""
     if _sessions.registry.has():

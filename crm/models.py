@@ -4,22 +4,26 @@ from sqlmodel import SQLModel
 
 from crm.core.audit import AuditEvent
 from crm.core.heartbeat import ServiceHeartbeat
+from crm.documents.models import Document
 from crm.outbox.models import OutboxMessage
-from crm.programmes.models import Programme
+from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
 from crm.users.models import Invitation, User
-from crm.workflow.models import Enrollment, StageEvent
+from crm.workflow.models import ChecklistItem, Enrollment, StageEvent
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Activity",
     "AuditEvent",
+    "ChecklistItem",
     "Contact",
+    "Document",
     "Enrollment",
     "Invitation",
     "OutboxMessage",
     "Programme",
+    "ProgrammeVersion",
     "ServiceHeartbeat",
     "StageEvent",
     "Startup",

@@ -12,32 +12,37 @@ from flask_babel import force_locale, gettext
 from sqlmodel import Session
 
 from crm.core.enums import Role, StartupStatus
-from crm.programmes.models import Programme
 from crm.startups.models import Startup, Task
 from crm.users.models import User
 from crm.workflow.models import Enrollment
 from tests.conftest import csrf_token, fresh, login
+from tests.factories import current_version_id, definition, make_programme, stage
 
 ALL_ROLES = list(Role)
 STAGES = [
-    {"key": "applied", "label_en": "Applied", "label_de": "Beworben", "terminal": None},
-    {"key": "soft_landing", "label_en": "Soft landing", "label_de": "Sanfte Landung",
-     "terminal": None},
-    {"key": "landed", "label_en": "Landed here", "label_de": "Angekommen", "terminal": "won"},
+    stage("applied", "Applied", "Beworben"),
+    stage("soft_landing", "Soft landing", "Sanfte Landung"),
+    stage("landed", "Landed here", "Angekommen", closes_as="landed"),
 ]
+
+
+def programme_definition(key: str, name_en: str, name_de: str) -> dict:
+    return definition(key=key, name={"en": name_en, "de": name_de}, stages=STAGES,
+                      intake_stage=None, checklist=[], fields=[])
 
 
 def seed_pipeline(db: Session, user: User) -> dict:
     """A programme with stages, a startup owned by and a task for `user`, one enrollment."""
     now = datetime.now(UTC)
-    programme = Programme(key="corridor", name_en="Korea Corridor", name_de="Korea-Korridor",
-                          stages=STAGES)
+    programme = make_programme(db, programme_definition("corridor", "Korea Corridor",
+                                                        "Korea-Korridor"))
     startup = Startup(name="Hanbit Robotics", country="KR", city="Seoul",
                       website="https://hanbit.example", domain="hanbit.example",
                       owner_id=user.id, status=StartupStatus.ACTIVE)
-    db.add_all([programme, startup])
+    db.add(startup)
     db.flush()
     enrollment = Enrollment(startup_id=startup.id, programme_id=programme.id,
+                            programme_version_id=current_version_id(db, programme),
                             stage="soft_landing", stage_entered_at=now - timedelta(days=3),
                             due_at=now - timedelta(days=1))
     db.add(enrollment)
@@ -176,9 +181,7 @@ def test_a_startup_with_nothing_attached_has_empty_sections(client_as, db):
 
 def test_a_programme_without_enrollments_shows_empty_columns(client_as, db):
     client, _ = client_as(Role.VIEWER)
-    db.add(Programme(key="welcome", name_en="Welcome Package", name_de="Willkommenspaket",
-                     stages=STAGES))
-    db.commit()
+    make_programme(db, programme_definition("welcome", "Welcome Package", "Willkommenspaket"))
 
     page = text_of(client.get("/pipeline/"))
 

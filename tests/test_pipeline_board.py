@@ -11,30 +11,32 @@ from crm.core.enums import EnrollmentStatus, Role
 from crm.programmes.models import Programme
 from crm.programmes.queries import board
 from crm.startups.models import Startup
+from crm.workflow.engine import current_version
 from crm.workflow.models import Enrollment
+from tests.factories import current_version_id, definition, make_programme, stage
 
 STAGES = [
-    {"key": "lead", "label_en": "Lead", "label_de": "Lead", "terminal": None},
-    {"key": "qualified", "label_en": "Qualified", "label_de": "Qualifiziert", "terminal": None},
-    {"key": "landed", "label_en": "Landed", "label_de": "Angesiedelt", "terminal": "won"},
+    stage("lead", "Lead", "Lead"),
+    stage("qualified", "Qualified", "Qualifiziert"),
+    stage("landed", "Landed", "Angesiedelt", closes_as="landed"),
 ]
 
 
 @pytest.fixture
 def programme(db) -> Programme:
-    programme = Programme(key="corridor", name_en="Corridor", name_de="Korridor", stages=STAGES)
-    db.add(programme)
-    db.commit()
-    return programme
+    return make_programme(db, definition(stages=STAGES, intake_stage=None, checklist=[],
+                                         fields=[]))
 
 
 def _enroll(db, programme, count: int, stage: str, status=EnrollmentStatus.OPEN) -> None:
     start = utcnow() - timedelta(days=30)
+    version_id = current_version_id(db, programme)
     for number in range(count):
         startup = Startup(name=f"{stage} startup {number:03}", country="IN")
         db.add(startup)
         db.flush()
-        db.add(Enrollment(startup_id=startup.id, programme_id=programme.id, stage=stage,
+        db.add(Enrollment(startup_id=startup.id, programme_id=programme.id,
+                          programme_version_id=version_id, stage=stage,
                           status=status, stage_entered_at=start + timedelta(hours=number)))
     db.commit()
 
@@ -44,7 +46,9 @@ def test_columns_count_all_and_show_the_longest_waiting_first(db, programme):
     _enroll(db, programme, 2, "qualified")
     _enroll(db, programme, 1, "qualified", EnrollmentStatus.WITHDRAWN)  # closed: not on board
     _enroll(db, programme, 3, "landed", EnrollmentStatus.LANDED)
-    columns = {column.stage["key"]: column for column in board(db, programme, per_column=20)}
+    columns = {column.stage.key: column
+               for column in board(db, programme, current_version(db, programme).parsed,
+                                   per_column=20)}
     assert [(key, c.count, len(c.cards)) for key, c in columns.items()] == [
         ("lead", 25, 20), ("qualified", 2, 2), ("landed", 3, 3),
     ]

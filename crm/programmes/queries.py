@@ -12,6 +12,7 @@ from crm.core.enums import EnrollmentStatus
 from crm.programmes.models import Programme
 from crm.startups.models import Startup
 from crm.users.models import User
+from crm.workflow.definitions import ProgrammeDefinition, StageDefinition
 from crm.workflow.models import Enrollment
 
 CARDS_PER_COLUMN = 20
@@ -30,7 +31,7 @@ class Card:
 
 @dataclass
 class Column:
-    stage: dict
+    stage: StageDefinition
     count: int = 0
     cards: list[Card] = field(default_factory=list)
 
@@ -39,10 +40,11 @@ def active_programmes(db: Session) -> list[Programme]:
     return list(db.scalars(select(Programme).where(Programme.is_active).order_by(Programme.id)))
 
 
-def board(db: Session, programme: Programme, per_column: int = CARDS_PER_COLUMN) -> list[Column]:
-    """Open enrollments in their stages; closed ones in the terminal stage they ended in."""
-    columns = {stage["key"]: Column(stage) for stage in programme.stages}
-    terminal_stages = [stage["key"] for stage in programme.stages if stage.get("terminal")]
+def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
+          per_column: int = CARDS_PER_COLUMN) -> list[Column]:
+    """Open enrollments in their stages; closed ones in the closing stage they ended in."""
+    columns = {stage.key: Column(stage) for stage in definition.stages}
+    terminal_stages = [stage.key for stage in definition.stages if stage.closes_as]
     on_board = (
         Enrollment.programme_id == programme.id,
         or_(Enrollment.status == EnrollmentStatus.OPEN, Enrollment.stage.in_(terminal_stages)),

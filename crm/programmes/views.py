@@ -8,6 +8,7 @@ from flask_login import login_required
 from crm.core.clock import utcnow
 from crm.db import get_session
 from crm.programmes import queries
+from crm.workflow.engine import current_version
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
 
@@ -20,6 +21,7 @@ def board():
     wanted = request.args.get("programme", "")
     programme = next((p for p in programmes if p.key == wanted), programmes[0] if programmes
                      else None)
-    columns = queries.board(db, programme) if programme else []
+    definition = current_version(db, programme).parsed if programme else None
+    columns = queries.board(db, programme, definition) if programme else []
     return render_template("programmes/board.html", programmes=programmes, programme=programme,
                            columns=columns, now=utcnow())

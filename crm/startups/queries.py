@@ -8,9 +8,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus, StartupStatus
-from crm.programmes.models import Programme
+from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
 from crm.users.models import User
+from crm.workflow.definitions import ProgrammeDefinition
 from crm.workflow.models import Enrollment
 
 PAGE_SIZE = 50
@@ -75,6 +76,11 @@ def list_startups(
 class EnrollmentView:
     enrollment: Enrollment
     programme: Programme
+    version: ProgrammeVersion
+
+    @property
+    def definition(self) -> ProgrammeDefinition:
+        return self.version.parsed
 
 
 @dataclass
@@ -102,10 +108,11 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     contacts = db.scalars(select(Contact).where(Contact.startup_id == startup_id)
                           .order_by(Contact.name)).all()
     enrollments = [
-        EnrollmentView(enrollment, programme)
-        for enrollment, programme in db.execute(
-            select(Enrollment, Programme)
+        EnrollmentView(enrollment, programme, version)
+        for enrollment, programme, version in db.execute(
+            select(Enrollment, Programme, ProgrammeVersion)
             .join(Programme, Programme.id == Enrollment.programme_id)
+            .join(ProgrammeVersion, ProgrammeVersion.id == Enrollment.programme_version_id)
             .where(Enrollment.startup_id == startup_id)
             .order_by(Enrollment.status != EnrollmentStatus.OPEN, Programme.name_en)
         ).all()

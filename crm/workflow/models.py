@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Index, String, text
+from sqlalchemy import JSON, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
 from crm.core.enums import ActorKind, EnrollmentStatus
@@ -27,9 +29,15 @@ class Enrollment(Timestamped, table=True):
         Index("ix_enrollments_programme_stage", "programme_id", "status", "stage"),
     )
 
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        # An UPDATE carrying an older revision changes nothing and raises StaleDataError.
+        return {"version_id_col": cls.__table__.c.revision}
+
     id: int | None = Field(default=None, primary_key=True)
     startup_id: int = Field(foreign_key="startups.id", index=True, ondelete="CASCADE")
     programme_id: int = Field(foreign_key="programmes.id", index=True)
+    programme_version_id: int = Field(foreign_key="programme_versions.id", index=True)
     stage: str = Field(max_length=64)
     stage_entered_at: datetime = timestamp_field(default_now=True)
     due_at: datetime | None = timestamp_field(nullable=True, index=True)
@@ -38,6 +46,9 @@ class Enrollment(Timestamped, table=True):
     )
     closed_at: datetime | None = timestamp_field(nullable=True)
     close_reason: str | None = Field(default=None, max_length=500)
+    # Answers to the programme's enrollment fields, e.g. {"referred_by": "karnataka"}.
+    fields: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    revision: int = Field(default=1)  # bumped by SQLAlchemy on every UPDATE
 
 
 class StageEvent(SQLModel, table=True):
@@ -55,3 +66,34 @@ class StageEvent(SQLModel, table=True):
     occurred_at: datetime = timestamp_field(default_now=True, index=True)
     seconds_in_previous_stage: int | None = None
     note: str | None = Field(default=None, max_length=500)
+
+
+class ChecklistStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    WAIVED = "waived"
+    NOT_APPLICABLE = "not_applicable"
+
+    @property
+    def is_settled(self) -> bool:
+        return self is not ChecklistStatus.OPEN
+
+
+class ChecklistItem(Timestamped, table=True):
+    """One landing-readiness item of an enrollment, as declared in its programme version."""
+
+    __tablename__ = "checklist_items"
+    __table_args__ = (UniqueConstraint("enrollment_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollments.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=64)
+    status: ChecklistStatus = Field(default=ChecklistStatus.OPEN, sa_type=String(16), index=True)
+    due_at: datetime | None = timestamp_field(nullable=True, index=True)
+    expires_at: datetime | None = timestamp_field(nullable=True, index=True)
+    evidence_note: str | None = Field(default=None, max_length=2000)
+    evidence_document_id: int | None = Field(
+        default=None, foreign_key="documents.id", index=True, ondelete="SET NULL"
+    )
+    settled_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    settled_at: datetime | None = timestamp_field(nullable=True)

@@ -1,0 +1,1 @@
+"""Uploaded documents (evidence, pitch decks): checked by content, stored outside static."""
