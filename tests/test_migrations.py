@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
+import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from crm.migrate import alembic_config, check, upgrade
 from crm.models import metadata
+from crm.workflow.definitions import validate_definition
+from tests.conftest import require_env
 
 
 def test_no_drift_between_models_and_migrations(database_url):
@@ -33,4 +40,62 @@ def test_downgrade_to_empty_and_up_again(tmp_path):
     command.downgrade(alembic_config(url), "base")
     assert inspect(create_engine(url)).get_table_names() == ["alembic_version"]
     upgrade("head", url)
+    check(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database of each kind with nothing in it, for stepping through revisions."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'steps.db'}"
+        return
+    server = make_url(require_env("TEST_DATABASE_URL"))
+    name = f"landing_desk_steps_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_programme_versions_revision_pins_existing_enrollments(empty_database_url):
+    """Data written before programme versions existed keeps working after the upgrade."""
+    url = empty_database_url
+    upgrade("d81b900bd21f", url)
+    engine = create_engine(url)
+    now = "2026-03-02 09:00:00+00:00"
+    stages = ('[{"key": "lead", "label_en": "Lead", "label_de": "Lead", "terminal": null},'
+              ' {"key": "landed", "label_en": "Landed", "label_de": "Angesiedelt",'
+              ' "terminal": "won"}]')
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO programmes (created_at, updated_at, key, name_en, name_de,"
+            " description_en, description_de, stages, is_active) VALUES"
+            f" ('{now}', '{now}', 'corridor', 'Corridor', 'Korridor', '', '', :stages, true)"),
+            {"stages": stages})
+        connection.execute(text(
+            "INSERT INTO startups (created_at, updated_at, name, country, source, status, version,"
+            f" description) VALUES ('{now}', '{now}', 'Bengaluru Robotics', 'IN', 'event',"
+            " 'lead', 1, '')"))
+        connection.execute(text(
+            "INSERT INTO enrollments (created_at, updated_at, startup_id, programme_id, stage,"
+            f" stage_entered_at, status) VALUES ('{now}', '{now}', 1, 1, 'lead', '{now}', 'open')"))
+    upgrade("head", url)
+    with engine.connect() as connection:
+        version = connection.execute(text(
+            "SELECT id, number, definition FROM programme_versions")).one()
+        enrollment = connection.execute(text(
+            "SELECT programme_version_id, revision, fields FROM enrollments")).one()
+        current = connection.execute(text("SELECT current_version FROM programmes")).scalar()
+    engine.dispose()
+    definition = validate_definition(
+        version.definition if isinstance(version.definition, dict)
+        else json.loads(version.definition))
+    assert definition.stage_keys() == ["lead", "landed"]
+    assert definition.stage("landed").closes_as == "landed"
+    assert (version.number, current) == (1, 1)
+    assert enrollment.programme_version_id == version.id
+    assert enrollment.revision == 1
     check(url)
