@@ -54,123 +54,12 @@ SECTORS = (
     "Green Tech",
 )
 
+# Programme keys: the definitions live in crm/programmes/definitions/*.yaml.
 CORRIDOR = "karnataka_corridor"
 WELCOME_DUS = "welcome_duesseldorf"
 WELCOME_NRW = "welcome_nrw"
 KOREA_DESK = "korea_desk"
 
-
-def _stage(key: str, label_en: str, label_de: str, terminal: str | None = None) -> dict:
-    return {"key": key, "label_en": label_en, "label_de": label_de, "terminal": terminal}
-
-
-_LANDING_SUPPORT = _stage("landing_support", "Landing support", "Ansiedlungsbegleitung")
-_LANDED = _stage("landed", "Landed", "Angesiedelt", "won")
-_WITHDRAWN = _stage("withdrawn", "Withdrawn", "Zurückgezogen", "lost")
-
-DEMO_PROGRAMMES = (
-    {
-        "key": CORRIDOR,
-        "name_en": "Karnataka–Düsseldorf Innovation Corridor",
-        "name_de": "Innovationskorridor Karnataka–Düsseldorf",
-        "description_en": (
-            "Mutual support for startups from Karnataka and Düsseldorf in Industry 4.0, Digital "
-            "Health, Sustainability, 5G, MedTech, Life Sciences and Green Tech: soft landing, "
-            "links between the two ecosystems and talent recruitment."
-        ),
-        "description_de": (
-            "Gegenseitige Unterstützung für Startups aus Karnataka und Düsseldorf in Industrie "
-            "4.0, Digital Health, Nachhaltigkeit, 5G, MedTech, Life Sciences und Green Tech: "
-            "Soft Landing, Vernetzung der beiden Ökosysteme und Gewinnung von Fachkräften."
-        ),
-        "stages": [
-            _stage("lead", "Lead", "Interessent"),
-            _stage("first_contact", "First contact", "Erstkontakt"),
-            _stage("intake_received", "Intake received", "Fragebogen eingegangen"),
-            _stage("qualified", "Qualified", "Qualifiziert"),
-            _LANDING_SUPPORT,
-            _LANDED,
-            _WITHDRAWN,
-            _stage("rejected", "Not a fit", "Nicht passend", "lost"),
-        ],
-    },
-    {
-        "key": WELCOME_DUS,
-        "name_en": "Welcome Package Düsseldorf",
-        "name_de": "Welcome Package Düsseldorf",
-        "description_en": (
-            "The city of Düsseldorf's welcome package for foreign startups: a desk in a "
-            "coworking space, introductions to banks, tax advisers and public offices, and one "
-            "contact person at the International Business Service."
-        ),
-        "description_de": (
-            "Das Welcome Package der Landeshauptstadt Düsseldorf für ausländische Startups: ein "
-            "Arbeitsplatz im Coworking-Space, Kontakte zu Banken, Steuerberatung und Ämtern sowie "
-            "eine feste Ansprechperson im International Business Service."
-        ),
-        "stages": [
-            _stage("application", "Application started", "Antrag begonnen"),
-            _stage("review", "In review", "In Prüfung"),
-            _stage("approved", "Approved", "Bewilligt"),
-            _LANDING_SUPPORT,
-            _LANDED,
-            _WITHDRAWN,
-            _stage("rejected", "Declined", "Abgelehnt", "lost"),
-        ],
-    },
-    {
-        "key": WELCOME_NRW,
-        "name_en": "NRW Welcome Package",
-        "name_de": "NRW Welcome Package",
-        "description_en": (
-            "The North Rhine-Westphalia state government's welcome package for international "
-            "startups settling in the state: advice, a network of service providers and a "
-            "guided start in the first months."
-        ),
-        "description_de": (
-            "Das Welcome Package der Landesregierung Nordrhein-Westfalen für internationale "
-            "Startups, die sich im Land ansiedeln: Beratung, ein Netzwerk von Dienstleistern und "
-            "Begleitung in den ersten Monaten."
-        ),
-        "stages": [
-            _stage("application", "Application received", "Antrag eingegangen"),
-            _stage("review", "Eligibility review", "Prüfung der Voraussetzungen"),
-            _stage("approved", "Package granted", "Paket bewilligt"),
-            _LANDING_SUPPORT,
-            _stage("landed", "Landed in NRW", "In NRW angesiedelt", "won"),
-            _WITHDRAWN,
-            _stage("rejected", "Not eligible", "Nicht förderfähig", "lost"),
-        ],
-    },
-    {
-        "key": KOREA_DESK,
-        "name_en": "Korea Desk: delegation follow-up",
-        "name_de": "Korea-Desk: Nachbereitung der Delegationsreisen",
-        "description_en": (
-            "Follow-up of the Korean companies and startups met on delegation trips and at trade "
-            "fairs, up to a visit to Düsseldorf and a landing."
-        ),
-        "description_de": (
-            "Nachbereitung der Kontakte zu koreanischen Unternehmen und Startups aus "
-            "Delegationsreisen und Messen, bis zum Besuch in Düsseldorf und zur Ansiedlung."
-        ),
-        "stages": [
-            _stage("met", "Met on delegation", "Auf Delegationsreise getroffen"),
-            _stage("follow_up", "Follow-up sent", "Nachfass-E-Mail verschickt"),
-            _stage("call_held", "Call held", "Gespräch geführt"),
-            _stage("visit_planned", "Visit to Düsseldorf planned", "Besuch in Düsseldorf geplant"),
-            _LANDING_SUPPORT,
-            _LANDED,
-            _stage("withdrawn", "No further interest", "Kein weiteres Interesse", "lost"),
-        ],
-    },
-)
-
-# The enrollment status of a lost terminal stage (won ones are landed).
-LOST_STATUS_BY_STAGE = {
-    "withdrawn": EnrollmentStatus.WITHDRAWN,
-    "rejected": EnrollmentStatus.REJECTED,
-}
 
 # Where a lead came from: (source, source_detail).
 SOURCES = {
@@ -210,15 +99,19 @@ FOLLOW_UP_ACTIVITIES = (
     (ActivityKind.NOTE, "Founders plan a first hire in Düsseldorf within six months"),
 )
 
-OPEN_TASKS = (
-    "Follow up on the intake questionnaire",
-    "Send the welcome package documents",
-    "Introduce to a bank for the business account",
-    "Book a trial day in a coworking space",
-    "Help book an appointment at the immigration office",
-    "Schedule a call with the founders",
-    "Prepare the programme for the visit to Düsseldorf",
-)
+# The owner's next step in a stage whose on-enter actions bring no task, by stage key.
+OPEN_TASKS = {
+    "lead": ("Schedule a call with the founders", "Send programme information"),
+    "first_contact": ("Follow up on the intake questionnaire",),
+    "qualified": ("Send the welcome package documents", "Book a trial day in a coworking space"),
+    "review": ("Ask for the missing documents", "Check the business plan"),
+    "approved": ("Send the welcome package documents", "Book a trial day in a coworking space"),
+    "follow_up": ("Schedule a call with the founders",),
+    "call_held": ("Prepare the programme for the visit to Düsseldorf",),
+    "landing_support": ("Help book an appointment at the immigration office",
+                        "Introduce to a bank for the business account"),
+}
+OPEN_TASK_FALLBACK = ("Schedule a call with the founders",)
 
 DONE_TASKS = (
     "Send programme information",
@@ -244,6 +137,45 @@ CLOSE_REASONS = {
         "No operating company planned in the region",
         "Outside the programme's sectors",
     ),
+}
+
+# Which side referred a corridor startup (its `referred_by` field), by lead source.
+REFERRED_BY = {"swd": "duesseldorf", "web": "duesseldorf"}
+REFERRED_BY_DEFAULT = "karnataka"
+
+# Evidence notes for settled checklist items; {date} is the day it was settled ("12 Mar").
+CHECKLIST_NOTES = {
+    "address_registration": (
+        "Bürgeramt appointment {date}", "Anmeldung at the Bürgerbüro Bilk on {date}",
+        "Registered at the Bürgerbüro Oberkassel, {date}",
+    ),
+    "residence_permit": (
+        "EU Blue Card from the Ausländeramt Düsseldorf", "Residence permit for self-employment "
+        "(§ 21 AufenthG), picked up {date}", "Visa converted to a residence permit on {date}",
+    ),
+    "company_registration": (
+        "GmbH entered at the Amtsgericht Düsseldorf on {date}",
+        "Gewerbeanmeldung at the Ordnungsamt, {date}", "Branch office registered on {date}",
+    ),
+    "tax_number": (
+        "Tax number from the Finanzamt Düsseldorf-Altstadt",
+        "Tax adviser from the provider network filed the questionnaire",
+    ),
+    "bank_account": (
+        "Business account at the Stadtsparkasse Düsseldorf", "Account opened online, {date}",
+    ),
+    "health_insurance": (
+        "Statutory health insurance for the founders", "Private insurance until the first salary",
+    ),
+    "office_address": (
+        "Desk in a coworking space in the Medienhafen", "Office at the Life Science Center",
+        "Shared office in Flingern",
+    ),
+}
+# Items the desk sometimes waives, and why.
+WAIVED_NOTES = {
+    "office_address": "Works from the coworking desk of the welcome package for now",
+    "health_insurance": "Covered by the parent company's international policy",
 }
 
 CONTACT_ROLES = (

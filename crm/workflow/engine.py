@@ -20,6 +20,7 @@ from sqlmodel import Session
 from crm.core import audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActorKind, EnrollmentStatus
+from crm.documents import models as _documents  # noqa: F401 (maps checklist items' FK target)
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Contact, Startup
 from crm.users.models import User
