@@ -17,6 +17,8 @@ NAVIGATION = [
     ("reports.index", _l("Reports"), None),
     ("admin.users", _l("Admin"), (enums.Role.ADMIN,)),
 ]
+#: Blueprints whose pages belong to another blueprint's navigation entry.
+NAVIGATION_SECTIONS = {"programme_admin": "admin"}
 
 
 def init_app(app: Flask) -> None:
@@ -34,6 +36,7 @@ def init_app(app: Flask) -> None:
         ]
         return {
             "navigation": navigation,
+            "navigation_section": NAVIGATION_SECTIONS.get(request.blueprint, request.blueprint),
             "current_locale": locale,
             "locale_form": LocaleForm(formdata=None, locale=locale,
                                       next=request.full_path.rstrip("?")),

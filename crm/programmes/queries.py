@@ -1,4 +1,4 @@
-"""Reads for the pipeline board: per stage its count and its first cards, in two queries."""
+"""Reads for the pipeline board (per stage its count and first cards) and the programme admin."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus
-from crm.programmes.models import Programme
+from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Startup
 from crm.users.models import User
 from crm.workflow.definitions import ProgrammeDefinition, StageDefinition
@@ -85,3 +85,64 @@ def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
                 due_at=row["due_at"],
             ))
     return list(columns.values())
+
+
+# Programme administration ------------------------------------------------------------------
+
+
+@dataclass
+class VersionRow:
+    version: ProgrammeVersion
+    loaded_by: str | None  # the admin's name; None when loaded by `crm programmes load`
+    open_enrollments: int
+
+
+def all_programmes(db: Session) -> list[Programme]:
+    return list(db.scalars(select(Programme).order_by(Programme.is_active.desc(),
+                                                      Programme.id)))
+
+
+def open_enrollments_per_version(db: Session) -> dict[int, dict[int, int]]:
+    """Programme id -> {version number: open enrollments}, for every programme in one query."""
+    rows = db.execute(
+        select(ProgrammeVersion.programme_id, ProgrammeVersion.number, func.count())
+        .join(Enrollment, Enrollment.programme_version_id == ProgrammeVersion.id)
+        .where(Enrollment.status == EnrollmentStatus.OPEN)
+        .group_by(ProgrammeVersion.programme_id, ProgrammeVersion.number)
+    ).all()
+    counts: dict[int, dict[int, int]] = {}
+    for programme_id, number, count in rows:
+        counts.setdefault(programme_id, {})[number] = count
+    return {programme_id: dict(sorted(per_version.items()))
+            for programme_id, per_version in counts.items()}
+
+
+def programme_versions(db: Session, programme_id: int) -> list[VersionRow]:
+    """The programme's versions, newest first, with who loaded them and their open enrollments."""
+    open_counts = (
+        select(Enrollment.programme_version_id, func.count().label("open_enrollments"))
+        .where(Enrollment.programme_id == programme_id,
+               Enrollment.status == EnrollmentStatus.OPEN)
+        .group_by(Enrollment.programme_version_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(ProgrammeVersion, User.name,
+               func.coalesce(open_counts.c.open_enrollments, 0))
+        .outerjoin(User, User.id == ProgrammeVersion.created_by_id)
+        .outerjoin(open_counts, open_counts.c.programme_version_id == ProgrammeVersion.id)
+        .where(ProgrammeVersion.programme_id == programme_id)
+        .order_by(ProgrammeVersion.number.desc())
+    ).all()
+    return [VersionRow(version, name, count) for version, name, count in rows]
+
+
+def open_enrollments_per_stage(db: Session, version_id: int) -> dict[str, int]:
+    """Stage key -> open enrollments on this version in that stage."""
+    rows = db.execute(
+        select(Enrollment.stage, func.count())
+        .where(Enrollment.programme_version_id == version_id,
+               Enrollment.status == EnrollmentStatus.OPEN)
+        .group_by(Enrollment.stage)
+    ).all()
+    return dict(rows)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from crm.core import audit
@@ -29,10 +30,23 @@ def latest_version(db: Session, programme_id: int) -> ProgrammeVersion | None:
                      .order_by(ProgrammeVersion.number.desc()).limit(1))
 
 
-def load_definition(db: Session, text: str, source: str,
-                    actor_user_id: int | None = None) -> LoadResult:
-    """Validate and store; raises DefinitionError (nothing changed) when the text is broken."""
-    return _store(db, parse_definition(text, source), text, actor_user_id)
+def load_definition(db: Session, text: str, source: str, actor_user_id: int | None = None, *,
+                    programme_key: str | None = None, new: bool = False) -> LoadResult:
+    """Validate and store; raises DefinitionError (nothing changed) when the text is broken.
+
+    `programme_key`: the definition must be a version of this programme (an admin uploading on
+    its page); `new`: it must start a programme not known yet (so a typo cannot replace one).
+    """
+    definition = parse_definition(text, source)
+    if programme_key is not None and definition.key != programme_key:
+        raise DefinitionError(source, [("key", _l(
+            "This definition is for the programme %(key)s, not for %(expected)s.",
+            key=definition.key, expected=programme_key))])
+    if new and db.scalar(select(exists().where(Programme.key == definition.key))):
+        raise DefinitionError(source, [("key", _l(
+            "A programme with the key %(key)s exists already: load new versions on its page.",
+            key=definition.key))])
+    return _store(db, definition, text, actor_user_id)
 
 
 def load_directory(db: Session, directory: Path = DEFINITIONS_DIR,

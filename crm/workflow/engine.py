@@ -299,9 +299,10 @@ def migrate_enrollments(
         raise WorkflowError(_l("Choose two different versions of this programme."))
     source, target = versions[from_number], versions[to_number]
     definition = target.parsed
+    # Locked until the caller commits: a move in between would make the UPDATEs below stale.
     enrollments = list(db.scalars(select(Enrollment).where(
         Enrollment.programme_version_id == source.id,
-        Enrollment.status == EnrollmentStatus.OPEN)))
+        Enrollment.status == EnrollmentStatus.OPEN).with_for_update()))
     for stage in {enrollment.stage for enrollment in enrollments}:
         mapped = stage_mapping.get(stage)
         if mapped not in definition.stage_keys() or definition.stage(mapped).closes_as:
