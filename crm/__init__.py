@@ -49,6 +49,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from crm.core.health import bp as health_bp
+    from crm.documents.views import bp as documents_bp
     from crm.programmes.admin_views import bp as programme_admin_bp
     from crm.programmes.views import bp as pipeline_bp
     from crm.reports.views import bp as reports_bp
@@ -59,5 +60,5 @@ def _register_blueprints(app: Flask) -> None:
     from crm.workflow.views import bp as workflow_bp
 
     for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
-                      reports_bp, workflow_bp, programme_admin_bp):
+                      reports_bp, workflow_bp, programme_admin_bp, documents_bp):
         app.register_blueprint(blueprint)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR_DIR / 'landing-desk.db'}"
     celery_broker_url: str = "filesystem://"
     broker_folder: Path = VAR_DIR / "broker"
+    upload_folder: Path = VAR_DIR / "uploads"  # evidence files, outside the static folder
     celery_queue: str = "landing-desk"
     smtp_url: str | None = None
     mail_from: str = "Landing Desk <landing-desk@localhost>"

@@ -77,6 +77,7 @@ def settings(database_url, tmp_path) -> Settings:
         env="test",
         database_url=database_url,
         broker_folder=tmp_path / "broker",
+        upload_folder=tmp_path / "uploads",
         secret_key="test-secret-key-" + "x" * 32,
         base_url="http://localhost",
         ratelimit_storage_url="memory://",

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus, StartupStatus
+from crm.documents.models import Document
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
 from crm.users.models import User
-from crm.workflow.definitions import ProgrammeDefinition
-from crm.workflow.models import Enrollment
+from crm.workflow.definitions import (
+    ChecklistItemDefinition,
+    ProgrammeDefinition,
+    StageDefinition,
+)
+from crm.workflow.models import ChecklistItem, ChecklistStatus, Enrollment, StageEvent
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -73,14 +79,79 @@ def list_startups(
 
 
 @dataclass
+class ChecklistRow:
+    item: ChecklistItem
+    declared: ChecklistItemDefinition
+    document: Document | None
+    settled_by_name: str | None
+    dependencies: list[ChecklistItemDefinition] = field(default_factory=list)
+
+    def dependency_labels(self, locale: str) -> list[str]:
+        return [dependency.label(locale) for dependency in self.dependencies]
+
+    @property
+    def document_kb(self) -> int:
+        return -(-self.document.size_bytes // 1024) if self.document else 0
+
+
+@dataclass
 class EnrollmentView:
     enrollment: Enrollment
     programme: Programme
     version: ProgrammeVersion
+    checklist: list[ChecklistRow] = field(default_factory=list)
+    closed_from: str | None = None  # the stage a closed enrollment was closed from
 
     @property
     def definition(self) -> ProgrammeDefinition:
         return self.version.parsed
+
+    @property
+    def is_open(self) -> bool:
+        return self.enrollment.status == EnrollmentStatus.OPEN
+
+    @property
+    def stage(self) -> StageDefinition | None:
+        return next((s for s in self.definition.stages if s.key == self.enrollment.stage), None)
+
+    @property
+    def stage_path(self) -> list[tuple[StageDefinition, str]]:
+        """The active stages as "done", "current" or "next"; a closing stage ends a closed path."""
+        active = self.definition.active_stages()
+        keys = [stage.key for stage in active]
+        reached = self.enrollment.stage if self.is_open else self.closed_from
+        position = keys.index(reached) if reached in keys else -1
+        if self.is_open:
+            return [(stage, "done" if i < position else "current" if i == position else "next")
+                    for i, stage in enumerate(active)]
+        path = [(stage, "done" if i <= position else "next") for i, stage in enumerate(active)]
+        if self.stage is not None:
+            path.append((self.stage, "current"))
+        return path
+
+    @property
+    def move_targets(self) -> list[tuple[StageDefinition, str]]:
+        """Where it may move ("forward" or "back"); ending goes through the close form."""
+        if not self.is_open:
+            return []
+        definition = self.definition
+        keys = definition.stage_keys()
+        here = keys.index(self.enrollment.stage) if self.enrollment.stage in keys else 0
+        return [(definition.stage(key), "forward" if keys.index(key) > here else "back")
+                for key in definition.allowed_targets(self.enrollment.stage)
+                if not definition.stage(key).closes_as]
+
+    @property
+    def closing_outcomes(self) -> list[str]:
+        if not self.is_open:
+            return []
+        allowed = set(self.definition.allowed_targets(self.enrollment.stage))
+        return [stage.closes_as for stage in self.definition.stages
+                if stage.closes_as and stage.key in allowed]
+
+    @property
+    def settled_count(self) -> int:
+        return sum(1 for row in self.checklist if row.item.status != ChecklistStatus.OPEN)
 
 
 @dataclass
@@ -94,9 +165,11 @@ class StartupDetail:
     activities: list[Activity]
     open_tasks: list[Task]
     authors: dict[int, str] = field(default_factory=dict)
+    enrollable_programmes: list[Programme] = field(default_factory=list)
 
 
 def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
+    """The startup and all its page shows, in a fixed number of queries (none per enrollment)."""
     startup = db.get(Startup, startup_id)
     if startup is None:
         return None
@@ -114,9 +187,13 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
             .join(Programme, Programme.id == Enrollment.programme_id)
             .join(ProgrammeVersion, ProgrammeVersion.id == Enrollment.programme_version_id)
             .where(Enrollment.startup_id == startup_id)
-            .order_by(Enrollment.status != EnrollmentStatus.OPEN, Programme.name_en)
+            .order_by(Enrollment.status != EnrollmentStatus.OPEN, Programme.name_en,
+                      Enrollment.id.desc())
         ).all()
     ]
+    if enrollments:
+        _attach_checklists(db, enrollments)
+        _attach_closed_from(db, enrollments)
     activities = db.scalars(select(Activity).where(Activity.startup_id == startup_id)
                             .order_by(Activity.occurred_at.desc()).limit(20)).all()
     open_tasks = db.scalars(select(Task).where(Task.startup_id == startup_id,
@@ -125,7 +202,58 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     author_ids = {a.author_id for a in activities if a.author_id}
     authors = dict(db.execute(select(User.id, User.name).where(User.id.in_(author_ids))).all())
     return StartupDetail(startup, owner, list(sectors), list(tags), list(contacts), enrollments,
-                         list(activities), list(open_tasks), authors)
+                         list(activities), list(open_tasks), authors,
+                         enrollable_programmes(db, startup_id))
+
+
+def _attach_checklists(db: Session, enrollments: list[EnrollmentView]) -> None:
+    """Every enrollment's checklist with its evidence documents and who settled: one query."""
+    by_id = {view.enrollment.id: view for view in enrollments}
+    settled_by = aliased(User)
+    rows = db.execute(
+        select(ChecklistItem, Document, settled_by.name)
+        .outerjoin(Document, Document.id == ChecklistItem.evidence_document_id)
+        .outerjoin(settled_by, settled_by.id == ChecklistItem.settled_by_id)
+        .where(ChecklistItem.enrollment_id.in_(by_id))
+    ).all()
+    items: dict[int, dict[str, tuple]] = {}
+    for item, document, settled_by_name in rows:
+        items.setdefault(item.enrollment_id, {})[item.key] = (item, document, settled_by_name)
+    for enrollment_id, view in by_id.items():
+        found = items.get(enrollment_id, {})
+        definition = view.definition
+        view.checklist = []
+        # In the order the programme declares; items a newer version dropped are not shown.
+        for declared in definition.checklist:
+            if declared.key in found:
+                item, document, settled_by_name = found[declared.key]
+                dependencies = [definition.checklist_item(key) for key in declared.depends_on]
+                view.checklist.append(
+                    ChecklistRow(item, declared, document, settled_by_name, dependencies))
+
+
+def _attach_closed_from(db: Session, enrollments: list[EnrollmentView]) -> None:
+    """For closed enrollments, the stage they were closed from: one query."""
+    closed = {view.enrollment.id: view for view in enrollments if not view.is_open}
+    into_final_stage = db.execute(
+        select(StageEvent.enrollment_id, StageEvent.from_stage)
+        .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
+        .where(StageEvent.enrollment_id.in_(closed), StageEvent.to_stage == Enrollment.stage)
+        .order_by(StageEvent.occurred_at, StageEvent.id)
+    ).all()
+    for enrollment_id, from_stage in into_final_stage:  # the last one wins
+        closed[enrollment_id].closed_from = from_stage
+
+
+def enrollable_programmes(db: Session, startup_id: int) -> list[Programme]:
+    """Active programmes with a definition that the startup is not openly enrolled in."""
+    openly_enrolled = exists().where(Enrollment.startup_id == startup_id,
+                                     Enrollment.programme_id == Programme.id,
+                                     Enrollment.status == EnrollmentStatus.OPEN)
+    return list(db.scalars(select(Programme)
+                           .where(Programme.is_active, Programme.current_version > 0,
+                                  ~openly_enrolled)
+                           .order_by(Programme.name_en)))
 
 
 @dataclass

@@ -8,6 +8,8 @@ from flask_login import current_user, login_required
 from crm.core.enums import Role, StartupStatus, parse_enum
 from crm.db import get_session
 from crm.startups import queries
+from crm.startups.access import can_edit_startup
+from crm.workflow.forms import CHECKLIST_STATUS_LABELS, ITEM_OWNER_LABELS, panel_forms
 
 bp = Blueprint("startups", __name__)
 
@@ -33,7 +35,10 @@ def show(startup_id: int):
     detail = queries.startup_detail(get_session(), startup_id)
     if detail is None:
         abort(404)
-    return render_template("startups/show.html", detail=detail)
+    return render_template("startups/show.html", detail=detail,
+                           can_edit=can_edit_startup(current_user, detail.startup),
+                           forms=panel_forms(), checklist_labels=CHECKLIST_STATUS_LABELS,
+                           owner_labels=ITEM_OWNER_LABELS)
 
 
 tasks_bp = Blueprint("tasks", __name__, url_prefix="/tasks")

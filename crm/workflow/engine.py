@@ -14,6 +14,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
@@ -226,11 +227,17 @@ def settle_checklist_item(
     note: str | None = None,
     document_id: int | None = None,
     expires_at: datetime | None = None,
+    expected_revision: int | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Set an item's status (done, waived, not applicable, or open again) with its evidence."""
+    """Set an item's status (done, waived, not applicable, or open again) with its evidence.
+
+    The checklist is part of the enrollment: settling bumps the enrollment's revision, so a page
+    showing the checklist as it was is refused (EnrollmentChanged) instead of overwriting.
+    """
     now = now or utcnow()
     enrollment = db.get(Enrollment, item.enrollment_id)
+    _refuse_stale(enrollment, expected_revision)
     if enrollment.status != EnrollmentStatus.OPEN:
         raise EnrollmentClosed(_l("This enrollment is closed."))
     definition = definition_of(db, enrollment)
@@ -251,18 +258,25 @@ def settle_checklist_item(
         item.expires_at = expires_at or item.expires_at
     item.settled_by_id = actor.user_id if status.is_settled else None
     item.settled_at = now if status.is_settled else None
+    # Always an UPDATE of the enrollment (even at an unchanged time), so its revision goes up.
+    flag_modified(enrollment, "updated_at")
+    enrollment.updated_at = now
+    _flush_or_refuse_stale(db)
     audit.record(db, "checklist.settled", actor_user_id=actor.user_id,
                  object_type="enrollment", object_id=enrollment.id, item=item.key,
                  before=str(before), after=status.value)
 
 
-def set_field(db: Session, enrollment: Enrollment, key: str, value: str, actor: Actor) -> None:
+def set_field(db: Session, enrollment: Enrollment, key: str, value: str, actor: Actor, *,
+              expected_revision: int | None = None) -> None:
     """Record an answer to one of the programme's enrollment fields."""
+    _refuse_stale(enrollment, expected_revision)
     definition = definition_of(db, enrollment)
     answers = dict(enrollment.fields)
     answers.update(_validated_fields(definition, {key: value}))
     before = enrollment.fields.get(key)
     enrollment.fields = answers
+    _flush_or_refuse_stale(db)
     audit.record(db, "enrollment.field_set", actor_user_id=actor.user_id,
                  object_type="enrollment", object_id=enrollment.id, field=key,
                  before=before, after=value)
@@ -328,6 +342,15 @@ def migrate_enrollments(
 def _refuse_stale(enrollment: Enrollment, expected_revision: int | None) -> None:
     if expected_revision is not None and enrollment.revision != expected_revision:
         raise EnrollmentChanged(_l("This enrollment changed meanwhile. Look at it again."))
+
+
+def _flush_or_refuse_stale(db: Session) -> None:
+    """Flush now, so a concurrent change is a WorkflowError here and not a failed commit."""
+    try:
+        db.flush()
+    except StaleDataError:
+        raise EnrollmentChanged(
+            _l("This enrollment changed meanwhile. Look at it again.")) from None
 
 
 def _stage_or_refuse(definition: ProgrammeDefinition, key: str) -> StageDefinition:

@@ -1,0 +1,150 @@
+"""Store evidence files: type checked by content, size capped, kept outside the static folder."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+from werkzeug.datastructures import FileStorage
+
+from crm.core import audit
+from crm.documents.models import Document
+
+MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
+_CHUNK = 64 * 1024
+_NEW_FILES = "documents.new_files"  # key in Session.info: files written in this transaction
+
+
+@dataclass(frozen=True)
+class FileKind:
+    content_type: str
+    suffixes: tuple[str, ...]  # the first is added to a name that lacks a fitting one
+    magic: tuple[bytes, ...]
+
+
+# What a file is, by its first bytes; the name a browser sends proves nothing.
+ACCEPTED_KINDS = (
+    FileKind("application/pdf", (".pdf",), (b"%PDF-",)),
+    FileKind("image/png", (".png",), (b"\x89PNG\r\n\x1a\n",)),
+    FileKind("image/jpeg", (".jpg", ".jpeg"), (b"\xff\xd8\xff",)),
+)
+
+
+class DocumentRejected(Exception):
+    """An upload that is not stored; `message` is translatable and safe to show."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def upload_folder() -> Path:
+    return Path(current_app.config["SETTINGS"].upload_folder)
+
+
+def path_of(document: Document) -> Path:
+    """Where the file lies: under the upload folder, by its random key only."""
+    return upload_folder() / document.storage_key[:2] / document.storage_key
+
+
+def store_document(db: Session, startup_id: int, file_storage: FileStorage | None,
+                   uploaded_by_id: int | None) -> Document:
+    """Check and store an uploaded PDF, PNG or JPEG (at most 15 MB) for the startup.
+
+    The file is written under a random name; if the transaction is rolled back afterwards, the
+    file is removed again, so a refused action leaves neither a row nor a file behind.
+    """
+    if file_storage is None or not file_storage.filename:
+        raise DocumentRejected(_l("Choose a file to upload."))
+    content = _read_capped(file_storage)
+    if not content:
+        raise DocumentRejected(_l("The file is empty."))
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected(_l("The file is larger than %(size)d MB.",
+                                  size=MAX_DOCUMENT_BYTES // (1024 * 1024)))
+    kind = _kind_of(content)
+    if kind is None:
+        raise DocumentRejected(_l("Only PDF, PNG and JPEG files are accepted; this file is "
+                                  "none of them, whatever its name says."))
+    document = Document(
+        startup_id=startup_id,
+        filename=_display_name(file_storage.filename, kind),
+        content_type=kind.content_type,
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        storage_key=secrets.token_hex(32),
+        uploaded_by_id=uploaded_by_id,
+    )
+    path = path_of(document)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as stored:  # "x": a (vanishingly unlikely) equal key never overwrites
+        stored.write(content)
+    db.info.setdefault(_NEW_FILES, []).append(path)
+    db.add(document)
+    db.flush()
+    audit.record(db, "document.uploaded", actor_user_id=uploaded_by_id, object_type="document",
+                 object_id=document.id, startup_id=startup_id, sha256=document.sha256,
+                 size_bytes=document.size_bytes, content_type=document.content_type)
+    return document
+
+
+def record_download(db: Session, document: Document, user_id: int) -> Path:
+    """The stored file of `document`, with an audit event saying who fetched it."""
+    audit.record(db, "document.downloaded", actor_user_id=user_id, object_type="document",
+                 object_id=document.id, startup_id=document.startup_id)
+    return path_of(document)
+
+
+def _read_capped(file_storage: FileStorage) -> bytes:
+    """At most one byte more than allowed, so an oversize file is known without reading it all."""
+    chunks, remaining = [], MAX_DOCUMENT_BYTES + 1
+    while remaining > 0:
+        chunk = file_storage.stream.read(min(_CHUNK, remaining))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _kind_of(content: bytes) -> FileKind | None:
+    return next((kind for kind in ACCEPTED_KINDS
+                 if any(content.startswith(magic) for magic in kind.magic)), None)
+
+
+def _display_name(sent_name: str, kind: FileKind) -> str:
+    """The sent name without folders or control characters, with a suffix fitting its content."""
+    name = PureWindowsPath(PurePosixPath(sent_name).name).name
+    name = "".join(char for char in name if unicodedata.category(char)[0] != "C").strip(" .")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem = suffix
+    if not dot or f".{suffix.lower()}" not in kind.suffixes:
+        name = f"{stem or 'document'}{kind.suffixes[0]}"
+    if len(name) > 255:
+        name = name[: 255 - len(kind.suffixes[0])].rstrip() + kind.suffixes[0]
+    return name
+
+
+# Files belong to the transaction that stored them: gone again unless it commits.
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _keep_new_files(session: OrmSession) -> None:
+    session.info.pop(_NEW_FILES, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _remove_uncommitted_files(session: OrmSession, transaction) -> None:
+    if transaction.parent is not None:  # a savepoint ended; the outer transaction goes on
+        return
+    for path in session.info.pop(_NEW_FILES, []):  # still here: rolled back or closed
+        path.unlink(missing_ok=True)
