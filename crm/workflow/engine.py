@@ -429,7 +429,10 @@ def _record_stage_change(db: Session, enrollment: Enrollment, target: StageDefin
                          from_stage: str | None = "") -> StageEvent:
     """Write the stage event and move the enrollment; StaleDataError means someone else won."""
     previous = enrollment.stage if from_stage == "" else from_stage
-    seconds = (max(0, int((now - enrollment.stage_entered_at).total_seconds()))
+    # Count from whole second to whole second (not a truncated difference), so the stays of an
+    # enrollment add up to its whole time however many moves it makes.
+    seconds = (max(0, int((now.replace(microsecond=0)
+                           - enrollment.stage_entered_at.replace(microsecond=0)).total_seconds()))
                if previous is not None else None)
     event = StageEvent(
         enrollment_id=enrollment.id, from_stage=previous, to_stage=target.key,
