@@ -42,8 +42,8 @@ lint: install
 
 # Extract every UI string and merge it into the German catalogue (then translate the new ones).
 translations-update: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output -o crm/translations/messages.pot .
-	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations -D messages --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output --width 100 -o crm/translations/messages.pot .
+	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations -D messages --no-fuzzy-matching --width 100
 
 clean:
 	rm -rf $(VENV) var

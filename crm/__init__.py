@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:
+    import crm.models  # noqa: F401 - every table mapped before the first query
     from crm import db
     from crm.core import errors, i18n, security, templating
     from crm.extensions import csrf, limiter

@@ -249,6 +249,12 @@ BROKEN = {
         "top level", "transitions.0: 'signed' is not a stage"),
     "intake stage missing": (dump(definition(intake_stage="application")), "top level",
                              "intake_stage 'application' is not a stage"),
+    "closing intake stage": (dump(definition(intake_stage="landed")), "top level",
+                             "intake_stage 'landed' is a closing stage"),
+    "missing email template": (
+        dump(definition(stages=_stages(qualified={"on_enter": {
+            "email_startup": {"template": "no_such_mail"}}}))),
+        "top level", "stage 'qualified': no email template 'no_such_mail'"),
     "no active stage": (
         dump(definition(stages=[s for s in SIMPLE_DEFINITION["stages"] if s.get("closes_as")],
                         intake_stage=None)),

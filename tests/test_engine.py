@@ -949,3 +949,48 @@ def test_concurrent_enrollments_the_second_is_refused(app, db, programme, startu
     assert isinstance(outcome.get("error"), AlreadyEnrolled), outcome
     assert db.scalar(select(func.count()).select_from(Enrollment)) == 1
     assert db.scalar(select(func.count()).select_from(StageEvent)) == 1
+
+
+# Closing moves, closed enrollments, items of another version, checklist start ------------------
+
+
+def test_a_move_into_a_losing_stage_needs_a_reason_like_close(app, db, programme, startup):
+    enrollment = enroll(db, programme, startup)
+    error = refused(app, db, WorkflowError, engine.move, enrollment, "withdrawn", SYSTEM,
+                    note="  ", now=T0 + HOUR)
+    assert "reason" in str(error)
+    move(db, enrollment, "withdrawn", now=T0 + HOUR, note="Chose Munich")
+    assert (enrollment.status, enrollment.close_reason) == (EnrollmentStatus.WITHDRAWN,
+                                                            "Chose Munich")
+
+
+def test_fields_of_a_closed_enrollment_cannot_change(app, db, programme, startup):
+    enrollment = enroll(db, programme, startup)
+    engine.close(db, enrollment, EnrollmentStatus.REJECTED, SYSTEM, reason="Not a fit",
+                 now=T0 + HOUR)
+    db.commit()
+    refused(app, db, EnrollmentClosed, engine.set_field, enrollment, "referred_by",
+            "karnataka", SYSTEM)
+
+
+def test_an_item_the_version_does_not_declare_is_refused(app, db, programme, startup):
+    enrollment = enroll(db, programme, startup)
+    stray = ChecklistItem(enrollment_id=enrollment.id, key="visa")
+    db.add(stray)
+    db.commit()
+    refused(app, db, WorkflowError, engine.settle_checklist_item, stray, ChecklistStatus.DONE,
+            SYSTEM)
+
+
+def test_checklist_due_dates_count_from_the_stage_that_starts_the_checklist(db, startup):
+    starting = definition(stages=stages(intake={"on_enter": {"start_checklist": True}}))
+    programme = make_programme(db, starting)
+    enrollment = enroll(db, programme, startup)
+    items = {item.key: item for item in db.scalars(select(ChecklistItem))}
+    assert items["bank"].due_at is None  # not due while the startup is only a lead
+    move(db, enrollment, "intake", now=berlin(2026, 3, 16))  # Monday
+    db.expire_all()
+    bank = db.scalar(select(ChecklistItem).where(ChecklistItem.key == "bank"))
+    # 10 working days after Monday 16 March: Tue 17 … Mon 30 March; due at its end.
+    assert bank.due_at == utc(2026, 3, 30, 22)
+    assert db.scalar(select(ChecklistItem).where(ChecklistItem.key == "address")).due_at is None

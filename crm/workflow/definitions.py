@@ -10,8 +10,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crm.config import PROJECT_ROOT
 from crm.core.enums import EnrollmentStatus
 
+EMAIL_TEMPLATES = PROJECT_ROOT / "templates" / "emails" / "workflow"
+EMAIL_TEMPLATE_SUFFIXES = (".subject.txt", ".txt", ".html")
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -91,6 +94,8 @@ class OnEnter(_Strict):
     task: TaskAction | None = None
     email_startup: EmailAction | None = None
     notify_owner: bool = False
+    # The checklist's due dates count from entering this stage (default: from enrollment).
+    start_checklist: bool = False
 
 
 class Reminders(_Strict):
@@ -201,6 +206,8 @@ def _reference_problems(definition: ProgrammeDefinition):
         yield "at least one stage must be active (without closes_as)"
     if definition.intake_stage and definition.intake_stage not in stage_keys:
         yield f"intake_stage {definition.intake_stage!r} is not a stage"
+    elif definition.intake_stage and definition.stage(definition.intake_stage).closes_as:
+        yield f"intake_stage {definition.intake_stage!r} is a closing stage"
     for index, transition in enumerate(definition.transitions):
         for end in (transition.from_stage, transition.to_stage):
             if end not in stage_keys:
@@ -218,6 +225,10 @@ def _reference_problems(definition: ProgrammeDefinition):
         for key in stage.gate.enrollment_fields:
             if key not in field_keys:
                 yield f"stage {stage.key!r}: gate names unknown field {key!r}"
+        email = stage.on_enter.email_startup
+        if email and not all((EMAIL_TEMPLATES / f"{email.template}{suffix}").is_file()
+                             for suffix in EMAIL_TEMPLATE_SUFFIXES):
+            yield f"stage {stage.key!r}: no email template {email.template!r}"
 
 
 def _has_cycle(graph: dict[str, list[str]]) -> bool:

@@ -21,7 +21,6 @@ from sqlmodel import Session
 from crm.core import audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActorKind, EnrollmentStatus
-from crm.documents import models as _documents  # noqa: F401 (maps checklist items' FK target)
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Contact, Startup
 from crm.users.models import User
@@ -187,6 +186,9 @@ def move(
     target = _stage_or_refuse(definition, to_stage)
     if to_stage not in definition.allowed_targets(enrollment.stage):
         raise TransitionNotAllowed(_l("This move is not allowed from the current stage."))
+    note = (note or "").strip() or None
+    if target.closes_as and target.closes_as != EnrollmentStatus.LANDED and not note:
+        raise WorkflowError(_l("Give a reason for closing."))
     startup = db.get(Startup, enrollment.startup_id)
     _refuse_unmet_gate(db, enrollment, startup, definition, target)
     return _enter_stage(db, enrollment, startup, definition, target, actor, now,
@@ -206,13 +208,11 @@ def close(
     """Close as landed, withdrawn or rejected: a move to the stage that closes that way."""
     if outcome == EnrollmentStatus.OPEN:
         raise WorkflowError(_l("Choose how the enrollment ends."))
-    if outcome != EnrollmentStatus.LANDED and not (reason or "").strip():
-        raise WorkflowError(_l("Give a reason for closing."))
     stage = definition_of(db, enrollment).closing_stage(outcome)
     if stage is None:
         raise TransitionNotAllowed(_l("This programme has no stage for this outcome."))
     return move(db, enrollment, stage.key, actor, expected_revision=expected_revision,
-                note=(reason or "").strip() or None, now=now)
+                note=reason, now=now)
 
 
 # Checklist and fields --------------------------------------------------------------------
@@ -241,6 +241,8 @@ def settle_checklist_item(
     if enrollment.status != EnrollmentStatus.OPEN:
         raise EnrollmentClosed(_l("This enrollment is closed."))
     definition = definition_of(db, enrollment)
+    if item.key not in {declared.key for declared in definition.checklist}:
+        raise WorkflowError(_l("This item is not part of the enrollment's programme version."))
     declared = definition.checklist_item(item.key)
     if status.is_settled:
         settled = _checklist_statuses(db, enrollment.id)
@@ -271,6 +273,8 @@ def set_field(db: Session, enrollment: Enrollment, key: str, value: str, actor: 
               expected_revision: int | None = None) -> None:
     """Record an answer to one of the programme's enrollment fields."""
     _refuse_stale(enrollment, expected_revision)
+    if enrollment.status != EnrollmentStatus.OPEN:
+        raise EnrollmentClosed(_l("This enrollment is closed."))
     definition = definition_of(db, enrollment)
     answers = dict(enrollment.fields)
     answers.update(_validated_fields(definition, {key: value}))
@@ -415,13 +419,28 @@ def _refuse_unmet_gate(db, enrollment, startup, definition, stage) -> None:
 
 def _create_checklist(db: Session, enrollment: Enrollment, definition: ProgrammeDefinition,
                       now: datetime) -> None:
+    """Add the items the version declares; their due dates count from now, unless a stage
+    declares `start_checklist` (then they count from entering that stage)."""
     existing = set(_checklist_statuses(db, enrollment.id))
+    due_from_now = not any(stage.on_enter.start_checklist for stage in definition.stages)
     for declared in definition.checklist:
         if declared.key in existing:
             continue
         due_at = (add_working_days(now, declared.due_in_working_days)
-                  if declared.due_in_working_days is not None else None)
+                  if due_from_now and declared.due_in_working_days is not None else None)
         db.add(ChecklistItem(enrollment_id=enrollment.id, key=declared.key, due_at=due_at))
+
+
+def _start_checklist(db: Session, enrollment: Enrollment, definition: ProgrammeDefinition,
+                     now: datetime) -> None:
+    """Give the open items without a due date theirs, counted from now."""
+    db.flush()
+    for item in db.scalars(select(ChecklistItem).where(
+            ChecklistItem.enrollment_id == enrollment.id,
+            ChecklistItem.status == ChecklistStatus.OPEN, ChecklistItem.due_at.is_(None))):
+        days = definition.checklist_item(item.key).due_in_working_days
+        if days is not None:
+            item.due_at = add_working_days(now, days)
 
 
 def _record_stage_change(db: Session, enrollment: Enrollment, target: StageDefinition,
@@ -462,6 +481,8 @@ def _enter_stage(db: Session, enrollment: Enrollment, startup: Startup,
                  ) -> StageEvent:
     event = _record_stage_change(db, enrollment, target, actor, now, note=note,
                                  from_stage=from_stage)
+    if target.on_enter.start_checklist:
+        _start_checklist(db, enrollment, definition, now)
     actions.run_on_enter(db, enrollment=enrollment, startup=startup, definition=definition,
                          stage=target, event=event, actor_user_id=actor.user_id, now=now)
     audit.record(db, "enrollment.enrolled" if from_stage is None else "enrollment.moved",
