@@ -994,3 +994,19 @@ def test_checklist_due_dates_count_from_the_stage_that_starts_the_checklist(db, 
     # 10 working days after Monday 16 March: Tue 17 … Mon 30 March; due at its end.
     assert bank.due_at == utc(2026, 3, 30, 22)
     assert db.scalar(select(ChecklistItem).where(ChecklistItem.key == "address")).due_at is None
+
+
+def test_the_startup_status_follows_its_enrollments(db, programme, make_user):
+    startup = make_startup(db, website=WEBSITE)
+    assert startup.status == "lead"
+    enrollment = enroll(db, programme, startup)
+    assert db.get(Startup, startup.id).status == "active"
+    for key in ("address", "permit", "bank"):
+        item = db.scalar(select(ChecklistItem).where(ChecklistItem.enrollment_id == enrollment.id,
+                                                     ChecklistItem.key == key))
+        engine.settle_checklist_item(db, item, ChecklistStatus.WAIVED, SYSTEM, now=T0 + HOUR)
+    engine.close(db, enrollment, EnrollmentStatus.LANDED, SYSTEM, now=T0 + DAY)
+    db.commit()
+    assert db.get(Startup, startup.id).status == "landed"
+    assert db.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "startup.status_changed")) == 2

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from crm.core import audit
 from crm.core.clock import utcnow
-from crm.core.enums import ActorKind, EnrollmentStatus
+from crm.core.enums import ActorKind, EnrollmentStatus, StartupStatus
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Contact, Startup
 from crm.users.models import User
@@ -488,4 +488,19 @@ def _enter_stage(db: Session, enrollment: Enrollment, startup: Startup,
     audit.record(db, "enrollment.enrolled" if from_stage is None else "enrollment.moved",
                  actor_user_id=actor.user_id, object_type="enrollment", object_id=enrollment.id,
                  actor_kind=actor.kind.value, before=from_stage, after=target.key)
+    _follow_startup_status(db, startup, target, actor)
     return event
+
+
+def _follow_startup_status(db: Session, startup: Startup, target: StageDefinition,
+                           actor: Actor) -> None:
+    """A lead or dormant startup becomes active in a programme; a landing makes it landed."""
+    before = startup.status
+    if target.closes_as == EnrollmentStatus.LANDED:
+        startup.status = StartupStatus.LANDED
+    elif target.closes_as is None and before in (StartupStatus.LEAD, StartupStatus.DORMANT):
+        startup.status = StartupStatus.ACTIVE
+    if startup.status != before:
+        audit.record(db, "startup.status_changed", actor_user_id=actor.user_id,
+                     object_type="startup", object_id=startup.id, before=str(before),
+                     after=startup.status.value)

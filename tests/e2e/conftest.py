@@ -57,3 +57,13 @@ def page(browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def login_in_browser(page: Page, live_server: str, email: str) -> None:
+    from tests.conftest import TEST_PASSWORD
+
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(live_server + "/")
