@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from crm.core.enums import EnrollmentStatus, StartupStatus
+from crm.core.clock import utcnow
+from crm.core.enums import EnrollmentStatus, Role, StartupStatus
 from crm.documents.models import Document
 from crm.programmes.models import Programme, ProgrammeVersion
-from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
+from crm.startups.access import can_edit_startup
+from crm.startups.models import Contact, Startup, StartupSector, StartupTag, Task
 from crm.users.models import User
 from crm.workflow.definitions import (
     ChecklistItemDefinition,
@@ -162,9 +165,8 @@ class StartupDetail:
     tags: list[str]
     contacts: list[Contact]
     enrollments: list[EnrollmentView]
-    activities: list[Activity]
-    open_tasks: list[Task]
-    authors: dict[int, str] = field(default_factory=dict)
+    tasks: list[TaskLine]  # open ones, then the most recently done
+    assignees: list[User]  # active staff who may work on it, by name
     enrollable_programmes: list[Programme] = field(default_factory=list)
 
 
@@ -173,11 +175,10 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     startup = db.get(Startup, startup_id)
     if startup is None:
         return None
-    owner = db.get(User, startup.owner_id) if startup.owner_id else None
-    sectors = db.scalars(select(StartupSector.sector).where(StartupSector.startup_id == startup_id)
-                         .order_by(StartupSector.sector)).all()
-    tags = db.scalars(select(StartupTag.tag).where(StartupTag.startup_id == startup_id)
-                      .order_by(StartupTag.tag)).all()
+    staff = possible_assignees(db, startup, including_owner=True)
+    owner = next((user for user in staff if user.id == startup.owner_id), None)
+    assignees = [user for user in staff if user.is_active and can_edit_startup(user, startup)]
+    sectors, tags = _sectors_and_tags(db, startup_id)
     contacts = db.scalars(select(Contact).where(Contact.startup_id == startup_id)
                           .order_by(Contact.name)).all()
     enrollments = [
@@ -194,16 +195,56 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     if enrollments:
         _attach_checklists(db, enrollments)
         _attach_closed_from(db, enrollments)
-    activities = db.scalars(select(Activity).where(Activity.startup_id == startup_id)
-                            .order_by(Activity.occurred_at.desc()).limit(20)).all()
-    open_tasks = db.scalars(select(Task).where(Task.startup_id == startup_id,
-                                               Task.done_at.is_(None))
-                            .order_by(Task.due_at)).all()
-    author_ids = {a.author_id for a in activities if a.author_id}
-    authors = dict(db.execute(select(User.id, User.name).where(User.id.in_(author_ids))).all())
-    return StartupDetail(startup, owner, list(sectors), list(tags), list(contacts), enrollments,
-                         list(activities), list(open_tasks), authors,
+    return StartupDetail(startup, owner, sectors, tags, list(contacts), enrollments,
+                         startup_tasks(db, startup_id), assignees,
                          enrollable_programmes(db, startup_id))
+
+
+def _sectors_and_tags(db: Session, startup_id: int) -> tuple[list[str], list[str]]:
+    """Both in one query, each sorted."""
+    rows = db.execute(union_all(
+        select(literal("sector").label("kind"), StartupSector.sector.label("value"))
+        .where(StartupSector.startup_id == startup_id),
+        select(literal("tag").label("kind"), StartupTag.tag.label("value"))
+        .where(StartupTag.startup_id == startup_id),
+    )).all()
+    return (sorted(value for kind, value in rows if kind == "sector"),
+            sorted(value for kind, value in rows if kind == "tag"))
+
+
+@dataclass
+class TaskLine:
+    task: Task
+    assignee_name: str | None
+
+
+def startup_tasks(db: Session, startup_id: int, limit: int = 100,
+                  done_within: timedelta = timedelta(days=30)) -> list[TaskLine]:
+    """The startup's open tasks (earliest due first), then those done lately: one query."""
+    rows = db.execute(
+        select(Task, User.name).outerjoin(User, User.id == Task.assignee_id)
+        .where(Task.startup_id == startup_id,
+               or_(Task.done_at.is_(None), Task.done_at > utcnow() - done_within))
+        .order_by(Task.done_at.is_not(None), Task.done_at.desc(), Task.due_at.is_(None),
+                  Task.due_at, Task.id)
+        .limit(limit)).all()
+    return [TaskLine(task, name) for task, name in rows]
+
+
+def possible_assignees(db: Session, startup: Startup, *,
+                       including_owner: bool = False) -> list[User]:
+    """Active staff who may work on the startup: managers, admins, its (or any, if
+    unassigned) BD manager; with `including_owner`, its owner whatever they are. One query."""
+    condition = User.role.in_([Role.ADMIN, Role.MANAGER])
+    if startup.owner_id is None:
+        condition = or_(condition, User.role == Role.BD_MANAGER)
+    else:
+        condition = or_(condition, and_(User.role == Role.BD_MANAGER,
+                                        User.id == startup.owner_id))
+    condition = and_(User.is_active, condition)
+    if including_owner and startup.owner_id is not None:
+        condition = or_(condition, User.id == startup.owner_id)
+    return list(db.scalars(select(User).where(condition).order_by(User.name)))
 
 
 def _attach_checklists(db: Session, enrollments: list[EnrollmentView]) -> None:

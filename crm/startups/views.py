@@ -1,14 +1,24 @@
-"""Startup list and page, and the task list."""
+"""Startup list and page (quick-log, tasks, timeline), and the task list."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
-from flask_login import current_user, login_required
+from datetime import datetime, time
+from urllib.parse import urlsplit
 
-from crm.core.enums import Role, StartupStatus, parse_enum
-from crm.db import get_session
-from crm.startups import queries
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlmodel import Session
+from wtforms import SelectChoice
+
+from crm.core.enums import ActivityKind, Role, StartupStatus, parse_enum
+from crm.db import abandon_request_changes, get_session
+from crm.startups import queries, services
 from crm.startups.access import can_edit_startup
+from crm.startups.forms import ActivityForm, TaskForm, TaskStateForm
+from crm.startups.models import Startup, Task
+from crm.startups.timeline import EMAIL_STATUS_LABELS, format_before, parse_before, startup_timeline
 from crm.workflow.forms import CHECKLIST_STATUS_LABELS, ITEM_OWNER_LABELS, panel_forms
 
 bp = Blueprint("startups", __name__)
@@ -32,13 +42,91 @@ def index():
 @bp.get("/startups/<int:startup_id>")
 @login_required
 def show(startup_id: int):
-    detail = queries.startup_detail(get_session(), startup_id)
+    db = get_session()
+    detail = queries.startup_detail(db, startup_id)
     if detail is None:
         abort(404)
-    return render_template("startups/show.html", detail=detail,
-                           can_edit=can_edit_startup(current_user, detail.startup),
+    can_edit = can_edit_startup(current_user, detail.startup)
+    activity_form = task_form = None
+    if can_edit:
+        activity_form = ActivityForm(formdata=None)
+        task_form = _task_form(db, detail.startup, detail.assignees, formdata=None)
+    return _render_show(db, detail, can_edit, activity_form, task_form)
+
+
+def _render_show(db: Session, detail, can_edit: bool, activity_form, task_form, status=200):
+    before = parse_before(request.args.get("before"))
+    timeline = startup_timeline(db, detail.startup.id, str(get_locale() or "en"), before=before)
+    return render_template("startups/show.html", detail=detail, can_edit=can_edit,
                            forms=panel_forms(), checklist_labels=CHECKLIST_STATUS_LABELS,
-                           owner_labels=ITEM_OWNER_LABELS)
+                           owner_labels=ITEM_OWNER_LABELS, activity_form=activity_form,
+                           task_form=task_form, timeline=timeline, paged=before is not None,
+                           format_before=format_before, email_status_labels=EMAIL_STATUS_LABELS,
+                           state_form=TaskStateForm(formdata=None),
+                           ), status
+
+
+def _editable_startup(db: Session, startup_id: int) -> Startup:
+    startup = db.get(Startup, startup_id)
+    if startup is None:
+        abort(404)
+    if not can_edit_startup(current_user, startup):
+        abort(403)
+    return startup
+
+
+def _task_form(db: Session, startup: Startup, assignees=None, **kwargs) -> TaskForm:
+    form = TaskForm(**kwargs)
+    if assignees is None:
+        assignees = queries.possible_assignees(db, startup)
+    form.assignee.choices = [SelectChoice(user.id, user.name) for user in assignees]
+    form.assignable = {user.id: user for user in assignees}
+    if "formdata" in kwargs and kwargs["formdata"] is None:
+        ids = set(form.assignable)
+        form.assignee.data = (startup.owner_id if startup.owner_id in ids
+                              else current_user.id if current_user.id in ids else None)
+    return form
+
+
+def _refused_form(db: Session, startup: Startup, activity_form, task_form):
+    """Nothing half-written stays; the page comes back with what was typed and why not."""
+    abandon_request_changes()
+    flash(_("Please correct the marked fields."), "error")
+    detail = queries.startup_detail(db, startup.id)
+    return _render_show(db, detail, True, activity_form, task_form, status=422)
+
+
+@bp.post("/startups/<int:startup_id>/activities")
+@login_required
+def log_activity(startup_id: int):
+    db = get_session()
+    startup = _editable_startup(db, startup_id)
+    form = ActivityForm()
+    if not form.validate_on_submit():
+        return _refused_form(db, startup, form,
+                             _task_form(db, startup, formdata=None))
+    zone = current_app.config["SETTINGS"].tz
+    services.log_activity(db, startup, ActivityKind(form.kind.data), form.subject.data,
+                          form.body.data or "", form.occurred_at_in(zone), current_user)
+    flash(_("Logged."), "success")
+    return redirect(url_for("startups.show", startup_id=startup_id, _anchor="timeline"))
+
+
+@bp.post("/startups/<int:startup_id>/tasks")
+@login_required
+def create_task(startup_id: int):
+    db = get_session()
+    startup = _editable_startup(db, startup_id)
+    form = _task_form(db, startup)
+    if not form.validate_on_submit():
+        return _refused_form(db, startup, ActivityForm(formdata=None), form)
+    zone = current_app.config["SETTINGS"].tz
+    due_at = (datetime.combine(form.due_on.data, time.max, tzinfo=zone)
+              if form.due_on.data else None)
+    services.create_task(db, startup, form.title.data, due_at,
+                         form.assignable[form.assignee.data], current_user)
+    flash(_("Task created."), "success")
+    return redirect(url_for("startups.show", startup_id=startup_id, _anchor="tasks"))
 
 
 tasks_bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -52,3 +140,46 @@ def open_tasks():
     )
     rows = queries.open_tasks_for(get_session(), None if show_all else current_user.id)
     return render_template("tasks/index.html", rows=rows, show_all=show_all)
+
+
+def _safe_next(value: str | None) -> str | None:
+    """A path on this site to go back to; anything else (other hosts, schemes) is ignored."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def _change_task(task_id: int, change, message: str):
+    db = get_session()
+    task = db.get(Task, task_id)
+    if task is None:
+        abort(404)
+    startup = db.get(Startup, task.startup_id) if task.startup_id else None
+    if not services.may_change_task(current_user, task, startup):
+        abort(403)
+    form = TaskStateForm()
+    back = _safe_next(form.next.data) or (
+        url_for("startups.show", startup_id=startup.id, _anchor="tasks") if startup
+        else url_for("tasks.index"))
+    if not form.validate_on_submit():
+        abandon_request_changes()
+        flash(_("This form is incomplete. Reload the page and try again."), "error")
+        return redirect(back)
+    change(db, task, startup, current_user)
+    flash(message, "success")
+    return redirect(back)
+
+
+@tasks_bp.post("/<int:task_id>/done", endpoint="done")
+@login_required
+def complete_task(task_id: int):
+    return _change_task(task_id, services.complete_task, _("Task done."))
+
+
+@tasks_bp.post("/<int:task_id>/reopen", endpoint="reopen")
+@login_required
+def reopen_task(task_id: int):
+    return _change_task(task_id, services.reopen_task, _("Task open again."))
