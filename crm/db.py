@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, abort, current_app
 from flask.globals import app_ctx
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -14,6 +15,8 @@ from sqlalchemy.orm import scoped_session
 from sqlmodel import Session
 
 from crm.config import Settings
+
+T = TypeVar("T")
 
 
 def build_engine(database_url: str, **engine_options) -> Engine:
@@ -81,6 +84,14 @@ def _commit_successful_request(response: Response) -> Response:
 
 def _remove_session(_exception: BaseException | None) -> None:
     _sessions.remove()
+
+
+def get_or_404(model: type[T], ident: int) -> T:
+    """The row of `model` with this primary key, or a 404 page."""
+    row = get_session().get(model, ident)
+    if row is None:
+        abort(404)
+    return row
 
 
 @contextmanager

@@ -52,3 +52,15 @@ def init_app(app: Flask, settings: Settings) -> None:
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+def same_site_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (for `next` parameters).
+
+    Control characters are refused too: browsers drop tabs and newlines inside URLs (a tab
+    between the two slashes makes "//evil.example"), and a newline in a header is a 500.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable()):
+        return target
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, send_file
 from flask_login import current_user, login_required
 
-from crm.db import get_session
+from crm.db import get_or_404, get_session
 from crm.documents import services
 from crm.documents.models import Document
 
@@ -15,11 +15,8 @@ bp = Blueprint("documents", __name__, url_prefix="/documents")
 @bp.get("/<int:document_id>")
 @login_required
 def download(document_id: int):
-    db = get_session()
-    document = db.get(Document, document_id)
-    if document is None:
-        abort(404)
-    path = services.record_download(db, document, current_user.id)
+    document = get_or_404(Document, document_id)
+    path = services.record_download(get_session(), document, current_user.id)
     if not path.is_file():
         abort(404)
     # An attachment with the type found in its content: never rendered in our origin.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -13,9 +12,10 @@ from sqlmodel import Session
 from wtforms import SelectChoice
 
 from crm.core.enums import ActivityKind, Role, StartupStatus, parse_enum
-from crm.db import abandon_request_changes, get_session
+from crm.core.security import same_site_path
+from crm.db import abandon_request_changes, get_or_404, get_session
 from crm.startups import queries, services
-from crm.startups.access import can_edit_startup
+from crm.startups.access import can_edit_startup, editable_startup
 from crm.startups.forms import ActivityForm, TaskForm, TaskStateForm
 from crm.startups.models import Startup, Task
 from crm.startups.timeline import EMAIL_STATUS_LABELS, format_before, parse_before, startup_timeline
@@ -66,15 +66,6 @@ def _render_show(db: Session, detail, can_edit: bool, activity_form, task_form, 
                            ), status
 
 
-def _editable_startup(db: Session, startup_id: int) -> Startup:
-    startup = db.get(Startup, startup_id)
-    if startup is None:
-        abort(404)
-    if not can_edit_startup(current_user, startup):
-        abort(403)
-    return startup
-
-
 def _task_form(db: Session, startup: Startup, assignees=None, **kwargs) -> TaskForm:
     form = TaskForm(**kwargs)
     if assignees is None:
@@ -100,7 +91,7 @@ def _refused_form(db: Session, startup: Startup, activity_form, task_form):
 @login_required
 def log_activity(startup_id: int):
     db = get_session()
-    startup = _editable_startup(db, startup_id)
+    startup = editable_startup(startup_id)
     form = ActivityForm()
     if not form.validate_on_submit():
         return _refused_form(db, startup, form,
@@ -116,7 +107,7 @@ def log_activity(startup_id: int):
 @login_required
 def create_task(startup_id: int):
     db = get_session()
-    startup = _editable_startup(db, startup_id)
+    startup = editable_startup(startup_id)
     form = _task_form(db, startup)
     if not form.validate_on_submit():
         return _refused_form(db, startup, ActivityForm(formdata=None), form)
@@ -142,26 +133,14 @@ def open_tasks():
     return render_template("tasks/index.html", rows=rows, show_all=show_all)
 
 
-def _safe_next(value: str | None) -> str | None:
-    """A path on this site to go back to; anything else (other hosts, schemes) is ignored."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return None
-    return value
-
-
 def _change_task(task_id: int, change, message: str):
     db = get_session()
-    task = db.get(Task, task_id)
-    if task is None:
-        abort(404)
+    task = get_or_404(Task, task_id)
     startup = db.get(Startup, task.startup_id) if task.startup_id else None
     if not services.may_change_task(current_user, task, startup):
         abort(403)
     form = TaskStateForm()
-    back = _safe_next(form.next.data) or (
+    back = same_site_path(form.next.data) or (
         url_for("startups.show", startup_id=startup.id, _anchor="tasks") if startup
         else url_for("tasks.index"))
     if not form.validate_on_submit():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -19,7 +18,8 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from crm.core.enums import Language, Role, parse_enum
-from crm.db import get_session
+from crm.core.security import same_site_path
+from crm.db import get_or_404, get_session
 from crm.extensions import limiter
 from crm.users import services
 from crm.users.access import role_required
@@ -30,15 +30,8 @@ bp = Blueprint("users", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes to the start page.
-
-    Control characters are refused too: browsers drop tabs and newlines inside URLs (a tab
-    between the two slashes makes "//evil.example"), and a newline in a header is a 500.
-    """
-    if (target and target.startswith("/") and not target.startswith("//")
-            and "\\" not in target and target.isprintable()):
-        return target
-    return url_for("startups.index")
+    """Only same-site paths; anything else goes to the start page."""
+    return same_site_path(target) or url_for("startups.index")
 
 
 def _login_limit() -> str:
@@ -152,13 +145,6 @@ def invite():
     return _users_page(form), 422
 
 
-def _target_user(user_id: int) -> User:
-    user = get_session().get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 def _apply(change) -> None:
     try:
         change()
@@ -171,7 +157,7 @@ def _apply(change) -> None:
 @admin_bp.post("/users/<int:user_id>/role")
 @role_required(Role.ADMIN)
 def change_role(user_id: int):
-    user = _target_user(user_id)
+    user = get_or_404(User, user_id)
     form = ChangeRoleForm()
     if form.validate_on_submit():
         _apply(lambda: services.change_role(get_session(), user, Role(form.role.data),
@@ -184,7 +170,7 @@ def change_role(user_id: int):
 @admin_bp.post("/users/<int:user_id>/deactivate")
 @role_required(Role.ADMIN)
 def deactivate(user_id: int):
-    user = _target_user(user_id)
+    user = get_or_404(User, user_id)
     _apply(lambda: services.set_active(get_session(), user, False, current_user))
     return redirect(url_for("admin.users"))
 
@@ -192,6 +178,6 @@ def deactivate(user_id: int):
 @admin_bp.post("/users/<int:user_id>/activate")
 @role_required(Role.ADMIN)
 def activate(user_id: int):
-    user = _target_user(user_id)
+    user = get_or_404(User, user_id)
     _apply(lambda: services.set_active(get_session(), user, True, current_user))
     return redirect(url_for("admin.users"))

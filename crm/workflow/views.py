@@ -16,11 +16,10 @@ from sqlmodel import Session
 from wtforms import SelectChoice
 
 from crm.core.enums import ENROLLMENT_STATUS_LABELS, EnrollmentStatus
-from crm.db import abandon_request_changes, get_session
+from crm.db import abandon_request_changes, get_or_404, get_session
 from crm.documents.services import DocumentRejected, store_document
 from crm.programmes.models import Programme
-from crm.startups.access import can_edit_startup
-from crm.startups.models import Startup
+from crm.startups.access import editable_startup
 from crm.workflow import engine
 from crm.workflow.engine import Actor, DependenciesOpen, GateNotMet, WorkflowError
 from crm.workflow.forms import ChecklistForm, CloseForm, EnrollForm, FieldForm, MoveForm
@@ -37,20 +36,9 @@ def _back_to(startup_id: int, anchor: str | None = None):
     return redirect(url_for("startups.show", startup_id=startup_id, _anchor=anchor))
 
 
-def _editable_startup(db: Session, startup_id: int) -> Startup:
-    startup = db.get(Startup, startup_id)
-    if startup is None:
-        abort(404)
-    if not can_edit_startup(current_user, startup):
-        abort(403)
-    return startup
-
-
 def _editable_enrollment(db: Session, enrollment_id: int) -> Enrollment:
-    enrollment = db.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        abort(404)
-    _editable_startup(db, enrollment.startup_id)
+    enrollment = get_or_404(Enrollment, enrollment_id)
+    editable_startup(enrollment.startup_id)
     return enrollment
 
 
@@ -86,7 +74,7 @@ def _anchor(enrollment: Enrollment) -> str:
 @login_required
 def enroll(startup_id: int):
     db = get_session()
-    startup = _editable_startup(db, startup_id)
+    startup = editable_startup(startup_id)
     form = EnrollForm()
     programmes = {programme.id: programme for programme in db.scalars(
         select(Programme).where(Programme.is_active))}
