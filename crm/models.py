@@ -5,9 +5,20 @@ from sqlmodel import SQLModel
 from crm.core.audit import AuditEvent
 from crm.core.heartbeat import ServiceHeartbeat
 from crm.documents.models import Document
+from crm.duplicates.models import DuplicateDismissal
+from crm.exports.models import ExportJob
+from crm.imports.models import ImportJob, ImportMapping
 from crm.outbox.models import OutboxMessage
 from crm.programmes.models import Programme, ProgrammeVersion
-from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
+from crm.startups.models import (
+    Activity,
+    Contact,
+    SavedView,
+    Startup,
+    StartupSector,
+    StartupTag,
+    Task,
+)
 from crm.users.models import Invitation, User
 from crm.workflow.models import ChecklistItem, Enrollment, StageEvent
 
@@ -19,11 +30,16 @@ __all__ = [
     "ChecklistItem",
     "Contact",
     "Document",
+    "DuplicateDismissal",
+    "ExportJob",
+    "ImportJob",
+    "ImportMapping",
     "Enrollment",
     "Invitation",
     "OutboxMessage",
     "Programme",
     "ProgrammeVersion",
+    "SavedView",
     "ServiceHeartbeat",
     "StageEvent",
     "Startup",

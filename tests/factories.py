@@ -10,6 +10,7 @@ from sqlmodel import Session
 from crm.programmes.models import Programme
 from crm.programmes.services import load_definition
 from crm.startups.models import Contact, Startup
+from crm.startups.search import refresh_search_fields
 
 SIMPLE_DEFINITION = {
     "key": "corridor",
@@ -67,6 +68,7 @@ def make_startup(db: Session, name: str = "Bengaluru Robotics", *, country: str 
     db.flush()
     if contact_email:
         db.add(Contact(startup_id=startup.id, name="Asha Rao", email=contact_email))
+    refresh_search_fields(db, startup)
     db.commit()
     return startup
 

@@ -112,7 +112,13 @@ class ActivityKind(StrEnum):
     EMAIL = "email"
     VISIT = "visit"
     EVENT = "event"
+    IMPORT = "import"  # written by an import, not logged by hand
+    MERGE = "merge"  # written by a merge of two startups, not logged by hand
 
+
+#: What a person may log by hand on the startup page.
+LOGGABLE_ACTIVITY_KINDS = (ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING,
+                           ActivityKind.VISIT, ActivityKind.EMAIL, ActivityKind.EVENT)
 
 ACTIVITY_KIND_LABELS = {
     ActivityKind.NOTE: _l("Note"),
@@ -121,6 +127,8 @@ ACTIVITY_KIND_LABELS = {
     ActivityKind.EMAIL: _l("Email"),
     ActivityKind.VISIT: _l("Visit"),
     ActivityKind.EVENT: _l("Event"),
+    ActivityKind.IMPORT: _l("Import"),
+    ActivityKind.MERGE: _l("Merge"),
 }
 
 
@@ -146,3 +154,19 @@ def parse_enum(enum: type[E], value: str | None) -> E | None:
         return enum(value)
     except ValueError:
         return None
+
+
+class ImportStatus(StrEnum):
+    UPLOADED = "uploaded"  # read and mapped, not yet checked
+    CHECKED = "checked"  # dry run done: the report shows what would happen
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # nothing was changed
+
+
+class ExportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -46,6 +46,7 @@ from crm.demo.data import (
 from crm.programmes.models import Programme
 from crm.programmes.services import load_directory
 from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
+from crm.startups.search import refresh_search_fields
 from crm.users.models import User
 from crm.users.services import create_user, find_by_email
 from crm.workflow import engine
@@ -141,6 +142,7 @@ def _create_startup(
         country=spec.country, city=spec.city, description=spec.description, source=source,
         source_detail=source_detail, owner_id=owner.id if owner else None,
         status=_startup_status(plans, first_seen, now),
+        owner_assigned_at=first_seen if owner else None,
         created_at=first_seen, updated_at=first_seen, **_profile(rng, spec, now),
     )
     session.add(startup)
@@ -151,6 +153,7 @@ def _create_startup(
     session.add_all(StartupTag(startup_id=startup.id, tag=tag, **stamps) for tag in spec.tags)
     session.add_all(_contacts(rng, spec, startup.id, first_seen, now))
     session.flush()  # the gates look for a contact with an email address
+    refresh_search_fields(session, startup)
     for plan in plans:
         _run_enrollment(session, rng, spec, plan, startup, owner, now)
     session.add_all(_activities(rng, spec, startup, now))

@@ -18,15 +18,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from crm.core.enums import ACTIVITY_KIND_LABELS
+from crm.core.enums import ACTIVITY_KIND_LABELS, LOGGABLE_ACTIVITY_KINDS
 
 SUBJECT_MAX = 200  # Activity.subject, Task.title
 BODY_MAX = 10_000
 
 
 class ActivityForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, label)
-                                            for kind, label in ACTIVITY_KIND_LABELS.items()])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(kind.value, ACTIVITY_KIND_LABELS[kind])
+                                            for kind in LOGGABLE_ACTIVITY_KINDS])
     subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=BODY_MAX)])
     occurred_at = DateTimeLocalField(_l("When"), validators=[Optional()],

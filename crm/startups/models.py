@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlmodel import Field
 
 from crm.core.enums import ActivityKind, FundingStage, Language, LeadSource, StartupStatus
@@ -30,7 +30,11 @@ class Startup(Timestamped, table=True):
     source_detail: str | None = Field(default=None, max_length=200, index=True)  # event name
     owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     status: StartupStatus = Field(default=StartupStatus.LEAD, sa_type=String(16), index=True)
+    owner_assigned_at: datetime | None = timestamp_field(nullable=True, index=True)
     version: int = Field(default=1)  # optimistic concurrency for edits
+    # Kept by crm.startups.search.refresh_search_fields whenever name, domain or contacts change:
+    search_text: str = Field(default="", sa_type=Text)  # folded name, domain, contacts
+    name_key: str = Field(default="", max_length=200, index=True)  # romanised, no legal form
 
 
 class StartupSector(Timestamped, table=True):
@@ -59,6 +63,7 @@ class Contact(Timestamped, table=True):
     language: Language = Field(default=Language.EN, sa_type=String(8))
     consent_given_at: datetime | None = timestamp_field(nullable=True)
     consent_text_version: str | None = Field(default=None, max_length=32)
+    version: int = Field(default=1)  # optimistic concurrency for edits
 
 
 class Activity(Timestamped, table=True):
@@ -91,3 +96,15 @@ class Task(Timestamped, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     due_at: datetime | None = timestamp_field(nullable=True, index=True)
     done_at: datetime | None = timestamp_field(nullable=True, index=True)
+
+
+class SavedView(Timestamped, table=True):
+    """A user's named startups-list view: the list's query string, replayed as a link."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    query: str = Field(max_length=2000)
