@@ -1,0 +1,222 @@
+"""Every route × every role × own or another's record: who gets in, who is refused.
+
+The table below must list every endpoint in Flask's URL map, so a new route cannot ship without
+a decision about who may use it. Each role gets a world of its own (two BD managers' startups
+with an enrollment, checklist item, task and document each) and calls every route on its own
+record and on another's. A POST carries only a valid CSRF token: the answer tells whether the
+caller got past the permission check (a form error is "in"), not whether the form was complete.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask import url_for
+from sqlmodel import Session, select
+from werkzeug.datastructures import FileStorage
+
+from crm.core.enums import ActivityKind, Role
+from crm.db import get_session
+from crm.documents.services import store_document
+from crm.startups.models import Activity, Contact, Task
+from crm.users.models import User
+from crm.workflow import engine
+from crm.workflow.engine import Actor
+from crm.workflow.models import ChecklistItem
+from tests.conftest import csrf_token, login
+from tests.factories import make_programme, make_startup
+
+ANONYMOUS = "anonymous"
+ROLES = (ANONYMOUS, Role.VIEWER, Role.BD_MANAGER, Role.MANAGER, Role.ADMIN)
+
+IN = "in"  # past the permission check: 200 for a page, a redirect or form error for a POST
+DENIED = "denied"  # 403
+MISSING = "missing"  # 404
+LOGIN = "login"  # a page sends to the login page; a POST gets 401
+
+SMALL_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@dataclass(frozen=True)
+class Access:
+    """The expected answer per role; a BD manager's may differ between own and other's."""
+
+    anonymous: str = LOGIN
+    viewer: str = IN
+    bd_own: str = IN
+    bd_other: str = IN
+    manager: str = IN
+    admin: str = IN
+
+    def expected(self, role: str, whose: str) -> str:
+        if role == ANONYMOUS:
+            return self.anonymous
+        if role == Role.BD_MANAGER:
+            return self.bd_own if whose == "own" else self.bd_other
+        return getattr(self, str(role))
+
+
+PUBLIC = Access(anonymous=IN)
+STAFF = Access()
+EDITORS = Access(viewer=DENIED)
+EDITOR_OF_RECORD = Access(viewer=DENIED, bd_other=DENIED)
+MANAGERS = Access(viewer=DENIED, bd_own=DENIED, bd_other=DENIED)
+ADMINS = Access(viewer=DENIED, bd_own=DENIED, bd_other=DENIED, manager=DENIED)
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    ids: dict[str, dict[str, int]]  # "own"/"other" -> name -> id
+    programme_key: str
+
+    def of(self, whose: str) -> dict[str, int]:
+        return self.ids[whose]
+
+
+def _startup_args(world: World, whose: str) -> dict:
+    return {"startup_id": world.of(whose)["startup"]}
+
+
+def _enrollment_args(world: World, whose: str) -> dict:
+    return {"enrollment_id": world.of(whose)["enrollment"]}
+
+
+def _no_args(world: World, whose: str) -> dict:
+    return {}
+
+
+ArgsOf = Callable[[World, str], dict]
+
+#: endpoint -> (who may use it, the URL arguments for own or another's record)
+ROUTES: dict[str, tuple[Access, ArgsOf]] = {
+    "static": (PUBLIC, lambda world, whose: {"filename": "app.css"}),
+    "health.healthz": (PUBLIC, _no_args),
+    "users.login": (PUBLIC, _no_args),
+    "users.logout": (Access(), _no_args),  # only a logged-in session can end
+    "users.change_locale": (PUBLIC, _no_args),
+    # An unknown token gets the "invitation no longer valid" page.
+    "users.accept_invitation": (Access(anonymous=MISSING),
+                                lambda world, whose: {"token": "not-a-token"}),
+    "startups.index": (STAFF, _no_args),
+    "startups.show": (STAFF, _startup_args),
+    "startups.log_activity": (EDITOR_OF_RECORD, _startup_args),
+    "startups.create_task": (EDITOR_OF_RECORD, _startup_args),
+    "tasks.index": (STAFF, _no_args),
+    "tasks.done": (EDITOR_OF_RECORD, lambda world, whose: {"task_id": world.of(whose)["task"]}),
+    "tasks.reopen": (EDITOR_OF_RECORD, lambda world, whose: {"task_id": world.of(whose)["task"]}),
+    "pipeline.board": (STAFF, _no_args),
+    "reports.index": (STAFF, _no_args),
+    "documents.download": (STAFF, lambda world, whose: {"document_id":
+                                                        world.of(whose)["document"]}),
+    "workflow.enroll": (EDITOR_OF_RECORD, _startup_args),
+    "workflow.move": (EDITOR_OF_RECORD, _enrollment_args),
+    "workflow.close": (EDITOR_OF_RECORD, _enrollment_args),
+    "workflow.set_field": (EDITOR_OF_RECORD, _enrollment_args),
+    "workflow.settle_item": (EDITOR_OF_RECORD, lambda world, whose: {
+        "enrollment_id": world.of(whose)["enrollment"], "item_id": world.of(whose)["item"]}),
+    "admin.users": (ADMINS, _no_args),
+    "admin.invite": (ADMINS, _no_args),
+    "admin.change_role": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "admin.deactivate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "admin.activate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "programme_admin.index": (ADMINS, _no_args),
+    "programme_admin.create": (ADMINS, _no_args),
+    "programme_admin.show": (ADMINS, lambda world, whose: {"key": world.programme_key}),
+    "programme_admin.upload": (ADMINS, lambda world, whose: {"key": world.programme_key}),
+    "programme_admin.diff": (ADMINS, lambda world, whose: {"key": world.programme_key}),
+    "programme_admin.migrate": (ADMINS, lambda world, whose: {"key": world.programme_key}),
+    "programme_admin.download": (ADMINS, lambda world, whose: {"key": world.programme_key,
+                                                               "number": 1}),
+}
+
+#: Routes that change the caller's own session are called anonymously only (test_auth has more).
+SESSION_ROUTES = {"users.login", "users.logout", "users.change_locale",
+                  "users.accept_invitation"}
+
+
+def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, int]:
+    startup = make_startup(db, f"Startup {suffix}", owner_id=owner.id,
+                           contact_email=f"founder@{suffix}.example", domain=f"{suffix}.example")
+    enrollment = engine.enroll(db, startup=startup, programme=programme, actor=Actor.user(owner))
+    task = Task(title="Call the founders", startup_id=startup.id, assignee_id=owner.id,
+                created_by_id=owner.id)
+    db.add_all([task, Activity(startup_id=startup.id, kind=ActivityKind.NOTE,
+                               subject="Met at a fair", author_id=owner.id)])
+    document = store_document(db, startup.id, FileStorage(
+        io.BytesIO(SMALL_PDF), filename="deck.pdf", content_type="application/pdf"), owner.id)
+    db.flush()
+    item = db.scalar(select(ChecklistItem.id).where(ChecklistItem.enrollment_id == enrollment.id)
+                     .limit(1))
+    contact = db.scalar(select(Contact.id).where(Contact.startup_id == startup.id))
+    return {"startup": startup.id, "enrollment": enrollment.id, "task": task.id,
+            "document": document.id, "item": item, "contact": contact}
+
+
+@pytest.fixture
+def world(app, make_user) -> World:
+    users = {
+        "viewer": make_user(Role.VIEWER), "bd": make_user(Role.BD_MANAGER),
+        "other_bd": make_user(Role.BD_MANAGER), "manager": make_user(Role.MANAGER),
+        "admin": make_user(Role.ADMIN), "spare": make_user(Role.VIEWER),
+    }
+    with app.app_context():  # the engine and the document store work in the app's session
+        db = get_session()
+        programme = make_programme(db)
+        ids = {"own": _records_of(db, users["bd"], programme, "own"),
+               "other": _records_of(db, users["other_bd"], programme, "other")}
+        db.commit()
+        return World(users=users, programme_key=programme.key, ids=ids)
+
+
+CLIENT_USER = {Role.VIEWER: "viewer", Role.BD_MANAGER: "bd", Role.MANAGER: "manager",
+               Role.ADMIN: "admin"}
+
+
+def _answer(response) -> str:
+    status = response.status_code
+    if status == 401 or (status == 302 and "/login" in response.headers.get("Location", "")):
+        return LOGIN
+    if status == 403:
+        return DENIED
+    if status == 404:
+        return MISSING
+    if status >= 500 or status == 405:
+        return f"unexpected {status}"
+    return IN
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - set(ROUTES) == set(), "add these routes to ROUTES with who may use them"
+    assert set(ROUTES) - endpoints == set(), "these routes no longer exist"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+def test_each_role_gets_the_expected_answer_on_own_and_others_records(app, world, role):
+    client = app.test_client()
+    if role != ANONYMOUS:
+        assert login(client, world.users[CLIENT_USER[role]].email).status_code == 302
+    token = csrf_token(client, "/login" if role == ANONYMOUS else "/tasks/")
+    wrong = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.endpoint):
+        if rule.endpoint in SESSION_ROUTES and role != ANONYMOUS:
+            continue
+        access, args_of = ROUTES[rule.endpoint]
+        for whose in ("own", "other"):
+            with app.test_request_context():
+                url = url_for(rule.endpoint, **args_of(world, whose))
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                if method == "GET":
+                    response = client.get(url)
+                else:
+                    response = client.post(url, data={"csrf_token": token})
+                answer = _answer(response)
+                expected = access.expected(role, whose)
+                if answer != expected:
+                    wrong.append(f"{method} {url} ({whose}): {answer}, expected {expected}")
+                response.close()
+    assert not wrong, "\n".join(wrong)
