@@ -58,8 +58,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.startups.views import tasks_bp
     from crm.users.views import admin_bp
     from crm.users.views import bp as users_bp
+    from crm.work.views import bp as work_bp
     from crm.workflow.views import bp as workflow_bp
 
     for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
-                      reports_bp, workflow_bp, programme_admin_bp, documents_bp):
+                      reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp):
         app.register_blueprint(blueprint)

@@ -11,6 +11,7 @@ from crm.core import enums
 from crm.core.clock import utcnow
 
 NAVIGATION = [
+    ("work.index", _l("My work"), None),
     ("startups.index", _l("Startups"), None),
     ("pipeline.board", _l("Pipeline"), None),
     ("tasks.index", _l("Tasks"), None),
