@@ -1,4 +1,4 @@
-"""Forms of a startup's page: quick-logging an activity, creating a task, ticking one off."""
+"""Forms of a startup's page and the task lists: quick-log, create, tick off, snooze, reassign."""
 
 from __future__ import annotations
 
@@ -49,4 +49,19 @@ class TaskForm(FlaskForm):
 class TaskStateForm(FlaskForm):
     """Done or undo: nothing to fill in but where to go back to."""
 
+    next = HiddenField()
+
+
+class SnoozeForm(FlaskForm):
+    """One of the snooze buttons (its value names the option) and where to go back to."""
+
+    until = SelectField(choices=[SelectChoice("tomorrow", _l("Tomorrow")),
+                                 SelectChoice("next_week", _l("Next week"))],
+                        validators=[InputRequired()])
+    next = HiddenField()
+
+
+class ReassignForm(FlaskForm):
+    assignee = SelectField(_l("Reassign to"), coerce=int,
+                           validators=[InputRequired()])  # choices: staff who may work on it
     next = HiddenField()
