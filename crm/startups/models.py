@@ -35,6 +35,7 @@ class Startup(Timestamped, table=True):
     # Kept by crm.startups.search.refresh_search_fields whenever name, domain or contacts change:
     search_text: str = Field(default="", sa_type=Text)  # folded name, domain, contacts
     name_key: str = Field(default="", max_length=200, index=True)  # romanised, no legal form
+    name_skeleton: str = Field(default="", max_length=200, index=True)  # duplicate blocking
 
 
 class StartupSector(Timestamped, table=True):
