@@ -25,6 +25,7 @@ class ImportJob(Timestamped, table=True):
     headers: list[str] = Field(default_factory=list, sa_type=JSON)
     mapping: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # column -> field
     status: ImportStatus = Field(default=ImportStatus.UPLOADED, sa_type=String(16), index=True)
+    dry_run: bool = False  # queued or running: a check that writes nothing but the report
     total_rows: int = 0
     processed_rows: int = 0
     created_count: int = 0

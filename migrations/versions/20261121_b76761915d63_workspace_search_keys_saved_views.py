@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('headers', sa.JSON(), nullable=False),
     sa.Column('mapping', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('dry_run', sa.Boolean(), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=False),
     sa.Column('processed_rows', sa.Integer(), nullable=False),
     sa.Column('created_count', sa.Integer(), nullable=False),
