@@ -3,19 +3,66 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
-from crm.core.enums import EnrollmentStatus
+from crm.core.enums import EnrollmentStatus, Role
 from crm.programmes.models import Programme, ProgrammeVersion
-from crm.startups.models import Startup
+from crm.startups.filters import StartupFilters
+from crm.startups.models import Startup, StartupSector, StartupTag
 from crm.users.models import User
+from crm.workflow.calendar import working_days_between
 from crm.workflow.definitions import ProgrammeDefinition, StageDefinition
 from crm.workflow.models import Enrollment
 
 CARDS_PER_COLUMN = 20
+CHOICES_PER_FILTER = 300  # distinct values offered per filter; more can still be typed
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class SlaState(StrEnum):
+    NONE = "none"  # no SLA in this stage, or closed
+    ON_TIME = "on_time"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+
+
+def sla_state(due_at: datetime | None, now: datetime, due_soon_working_days: int) -> SlaState:
+    """Overdue from `due_at` on (as the overdue filter and counts: `due_at <= now`); due soon
+    while at most `due_soon_working_days` working days (NRW) are left after today."""
+    if due_at is None:
+        return SlaState.NONE
+    if due_at <= now:
+        return SlaState.OVERDUE
+    if working_days_between(now, due_at - _MICROSECOND) <= due_soon_working_days:
+        return SlaState.DUE_SOON
+    return SlaState.ON_TIME
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in a column: after this (stage_entered_at, enrollment id)."""
+
+    entered_at: datetime
+    enrollment_id: int
+
+    def __str__(self) -> str:
+        return f"{(self.entered_at - _EPOCH) // _MICROSECOND}.{self.enrollment_id}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor | None:
+        """The cursor written by `str()`; None for anything else (a broken link starts over)."""
+        micros, _, ident = (text or "").partition(".")
+        if not (micros.isdigit() and ident.isdigit()) or len(micros) > 18 or len(ident) > 18:
+            return None
+        try:
+            return cls(_EPOCH + int(micros) * _MICROSECOND, int(ident))
+        except OverflowError:
+            return None
 
 
 @dataclass
@@ -24,67 +71,216 @@ class Card:
     startup_id: int
     startup_name: str
     country: str
+    owner_id: int | None
     owner_name: str | None
+    stage: str
+    status: EnrollmentStatus
     stage_entered_at: datetime
     due_at: datetime | None
+    revision: int
+    programme_version_id: int
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(self.stage_entered_at, self.enrollment_id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == EnrollmentStatus.OPEN
+
+    @property
+    def due_by(self) -> datetime | None:
+        """The last moment before the deadline (its date is the SLA's last working day)."""
+        return self.due_at - _MICROSECOND if self.due_at else None
+
+    def days_in_stage(self, now: datetime) -> int:
+        return max(0, (now - self.stage_entered_at).days)
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at <= now
 
 
 @dataclass
 class Column:
     stage: StageDefinition
     count: int = 0
+    overdue: int = 0
     cards: list[Card] = field(default_factory=list)
+    next_cursor: Cursor | None = None  # set when the column has more cards than shown
 
 
 def active_programmes(db: Session) -> list[Programme]:
     return list(db.scalars(select(Programme).where(Programme.is_active).order_by(Programme.id)))
 
 
-def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
-          per_column: int = CARDS_PER_COLUMN) -> list[Column]:
-    """Open enrollments in their stages; closed ones in the closing stage they ended in."""
-    columns = {stage.key: Column(stage) for stage in definition.stages}
-    terminal_stages = [stage.key for stage in definition.stages if stage.closes_as]
-    on_board = (
-        Enrollment.programme_id == programme.id,
-        or_(Enrollment.status == EnrollmentStatus.OPEN, Enrollment.stage.in_(terminal_stages)),
-    )
-    counts = db.execute(
-        select(Enrollment.stage, func.count()).where(*on_board).group_by(Enrollment.stage)
-    ).all()
-    for stage, count in counts:
-        if stage in columns:
-            columns[stage].count = count
-    ranked = (
+def _in_column(stage: StageDefinition) -> list:
+    """Open enrollments in an active stage; closed ones in the closing stage they ended in."""
+    if stage.closes_as:
+        return [Enrollment.stage == stage.key, Enrollment.status == stage.closes_as]
+    return [Enrollment.stage == stage.key, Enrollment.status == EnrollmentStatus.OPEN]
+
+
+def _filter_conditions(programme: Programme, filters: StartupFilters,
+                       user_id: int | None) -> tuple[list, bool]:
+    """The conditions for this programme and filters, and whether they need `Startup` joined.
+
+    Programme and stage come from the board itself, not from the filters."""
+    on_startup = filters.startup_conditions(user_id)
+    conditions = [Enrollment.programme_id == programme.id, *on_startup,
+                  *filters.without("programme", "stage").enrollment_conditions()]
+    return conditions, bool(on_startup)
+
+
+def _cards_select(conditions: list, stage: StageDefinition, after: Cursor | None, limit: int):
+    """At most `limit` cards of one column after `after`, longest waiting first (keyset)."""
+    query = (
         select(
-            Enrollment.id.label("enrollment_id"),
-            Enrollment.stage,
-            Enrollment.stage_entered_at,
-            Enrollment.due_at,
-            Startup.id.label("startup_id"),
-            Startup.name.label("startup_name"),
-            Startup.country,
-            User.name.label("owner_name"),
-            func.row_number()
-            .over(partition_by=Enrollment.stage, order_by=(Enrollment.stage_entered_at,
-                                                           Enrollment.id))
-            .label("position"),
+            Enrollment.id.label("enrollment_id"), Enrollment.startup_id, Startup.name,
+            Startup.country, Startup.owner_id, User.name.label("owner_name"), Enrollment.stage,
+            Enrollment.status, Enrollment.stage_entered_at, Enrollment.due_at,
+            Enrollment.revision, Enrollment.programme_version_id,
         )
         .join(Startup, Startup.id == Enrollment.startup_id)
         .outerjoin(User, User.id == Startup.owner_id)
-        .where(*on_board)
-        .subquery()
+        .where(*conditions, *_in_column(stage))
     )
-    for row in db.execute(select(ranked).where(ranked.c.position <= per_column)
-                          .order_by(ranked.c.stage, ranked.c.position)).mappings():
-        if row["stage"] in columns:
-            columns[row["stage"]].cards.append(Card(
-                enrollment_id=row["enrollment_id"], startup_id=row["startup_id"],
-                startup_name=row["startup_name"], country=row["country"],
-                owner_name=row["owner_name"], stage_entered_at=row["stage_entered_at"],
-                due_at=row["due_at"],
-            ))
+    if after is not None:
+        query = query.where(or_(
+            Enrollment.stage_entered_at > after.entered_at,
+            and_(Enrollment.stage_entered_at == after.entered_at,
+                 Enrollment.id > after.enrollment_id),
+        ))
+    return query.order_by(Enrollment.stage_entered_at, Enrollment.id).limit(limit)
+
+
+def _card(row) -> Card:
+    return Card(
+        enrollment_id=row.enrollment_id, startup_id=row.startup_id, startup_name=row.name,
+        country=row.country, owner_id=row.owner_id, owner_name=row.owner_name, stage=row.stage,
+        status=EnrollmentStatus(row.status), stage_entered_at=row.stage_entered_at,
+        due_at=row.due_at, revision=row.revision,
+        programme_version_id=row.programme_version_id,
+    )
+
+
+def _page(cards: list[Card], limit: int) -> tuple[list[Card], Cursor | None]:
+    """The first `limit` of `limit + 1` fetched cards, and the cursor when there are more."""
+    cards.sort(key=lambda card: (card.stage_entered_at, card.enrollment_id))
+    if len(cards) > limit:
+        return cards[:limit], cards[limit - 1].cursor
+    return cards, None
+
+
+def stage_counts(db: Session, programme: Programme, definition: ProgrammeDefinition,
+                 filters: StartupFilters | None = None, user_id: int | None = None, *,
+                 now: datetime) -> dict[str, tuple[int, int]]:
+    """Stage key -> (cards, overdue cards) under the filters, in one aggregate query."""
+    conditions, join_startup = _filter_conditions(programme, filters or StartupFilters(), user_id)
+    terminal = [stage.key for stage in definition.stages if stage.closes_as]
+    overdue = and_(Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now)
+    query = select(Enrollment.stage, Enrollment.status, func.count(),
+                   func.count(case((overdue, 1))))
+    if join_startup:
+        query = query.join(Startup, Startup.id == Enrollment.startup_id)
+    query = query.where(*conditions, or_(Enrollment.status == EnrollmentStatus.OPEN,
+                                         Enrollment.stage.in_(terminal)))
+    expected = {stage.key: stage.closes_as or EnrollmentStatus.OPEN for stage in definition.stages}
+    return {
+        stage_key: (count, overdue_count)
+        for stage_key, status, count, overdue_count in db.execute(
+            query.group_by(Enrollment.stage, Enrollment.status))
+        if expected.get(stage_key) == status
+    }
+
+
+def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
+          filters: StartupFilters | None = None, user_id: int | None = None, *,
+          now: datetime, per_column: int = CARDS_PER_COLUMN) -> list[Column]:
+    """Every stage's count, overdue count and first cards: two queries, however many stages."""
+    filters = filters or StartupFilters()
+    columns = {stage.key: Column(stage) for stage in definition.stages}
+    for stage_key, (count, overdue) in stage_counts(db, programme, definition, filters, user_id,
+                                                    now=now).items():
+        columns[stage_key].count, columns[stage_key].overdue = count, overdue
+    conditions, _join = _filter_conditions(programme, filters, user_id)
+    # One arm per non-empty column, each an index-ordered LIMIT, in a single statement.
+    arms = [select(_cards_select(conditions, column.stage, None, per_column + 1).subquery())
+            for column in columns.values() if column.count]
+    if arms:
+        fetched: dict[str, list[Card]] = {}
+        for row in db.execute(union_all(*arms) if len(arms) > 1 else arms[0]):
+            fetched.setdefault(row.stage, []).append(_card(row))
+        for stage_key, cards in fetched.items():
+            column = columns[stage_key]
+            column.cards, column.next_cursor = _page(cards, per_column)
     return list(columns.values())
+
+
+def column_cards(db: Session, programme: Programme, stage: StageDefinition,
+                 filters: StartupFilters | None = None, user_id: int | None = None, *,
+                 after: Cursor | None = None,
+                 per_page: int = CARDS_PER_COLUMN) -> tuple[list[Card], Cursor | None]:
+    """The next cards of one column after `after`, and the cursor of the page after them."""
+    conditions, _join = _filter_conditions(programme, filters or StartupFilters(), user_id)
+    rows = db.execute(_cards_select(conditions, stage, after, per_page + 1))
+    return _page([_card(row) for row in rows], per_page)
+
+
+def card(db: Session, enrollment_id: int) -> Card | None:
+    """One enrollment as a card (to show it where it landed after a move)."""
+    row = db.execute(
+        select(
+            Enrollment.id.label("enrollment_id"), Enrollment.startup_id, Startup.name,
+            Startup.country, Startup.owner_id, User.name.label("owner_name"), Enrollment.stage,
+            Enrollment.status, Enrollment.stage_entered_at, Enrollment.due_at,
+            Enrollment.revision, Enrollment.programme_version_id,
+        )
+        .join(Startup, Startup.id == Enrollment.startup_id)
+        .outerjoin(User, User.id == Startup.owner_id)
+        .where(Enrollment.id == enrollment_id)
+    ).first()
+    return _card(row) if row is not None else None
+
+
+def definitions(db: Session, version_ids: set[int]) -> dict[int, ProgrammeDefinition]:
+    """The definitions of these programme versions (the cards' own, for their moves)."""
+    if not version_ids:
+        return {}
+    return {version.id: version.parsed for version in db.scalars(
+        select(ProgrammeVersion).where(ProgrammeVersion.id.in_(version_ids)))}
+
+
+@dataclass
+class FilterChoices:
+    owners: list[tuple[int, str]] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    sectors: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+def filter_choices(db: Session) -> FilterChoices:
+    """What the filter form offers: staff who may own startups, and the values in use."""
+    choices = FilterChoices(owners=[
+        (user_id, name) for user_id, name in db.execute(
+            select(User.id, User.name).where(User.is_active, User.role != Role.VIEWER)
+            .order_by(User.name, User.id))
+    ])
+
+    def distinct(kind: str, column):
+        inner = (select(column.label("value")).where(column.is_not(None), column != "")
+                 .distinct().order_by(column).limit(CHOICES_PER_FILTER).subquery())
+        return select(literal(kind).label("kind"), inner.c.value)
+
+    rows = db.execute(union_all(
+        distinct("countries", Startup.country), distinct("sectors", StartupSector.sector),
+        distinct("tags", StartupTag.tag), distinct("events", Startup.source_detail),
+    ))
+    for kind, value in rows:
+        getattr(choices, kind).append(value)
+    for values in (choices.countries, choices.sectors, choices.tags, choices.events):
+        values.sort(key=str.casefold)
+    return choices
 
 
 # Programme administration ------------------------------------------------------------------
