@@ -51,9 +51,13 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 def _register_blueprints(app: Flask) -> None:
     from crm.core.health import bp as health_bp
     from crm.documents.views import bp as documents_bp
+    from crm.duplicates.views import bp as duplicates_bp
+    from crm.exports.views import bp as exports_bp
     from crm.programmes.admin_views import bp as programme_admin_bp
     from crm.programmes.views import bp as pipeline_bp
     from crm.reports.views import bp as reports_bp
+    from crm.startups.list_views import bp as startup_list_bp
+    from crm.startups.profile_views import bp as profile_bp
     from crm.startups.views import bp as startups_bp
     from crm.startups.views import tasks_bp
     from crm.users.views import admin_bp
@@ -62,5 +66,8 @@ def _register_blueprints(app: Flask) -> None:
     from crm.workflow.views import bp as workflow_bp
 
     for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
-                      reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp):
+                      reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
+                      profile_bp, duplicates_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(startup_list_bp)
+    app.register_blueprint(exports_bp)
