@@ -174,7 +174,7 @@ def test_invitation_link_sets_the_password_logs_in_and_works_once(app, client_as
                                         "csrf_token": token})
 
     assert accepted.status_code == 302
-    assert accepted.headers["Location"] == "/"
+    assert accepted.headers["Location"] == "/work/"
     tasks = invitee.get("/tasks/").get_data(as_text=True)
     assert "Welcome! Your password is set." in flashes(tasks)
     assert "Jun Park · Viewer" in tasks

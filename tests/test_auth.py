@@ -76,7 +76,7 @@ def test_login_starts_a_session_and_writes_an_audit_event(app, client, db, make_
     response = login(client, user.email)
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/work/"
     tasks = client.get("/tasks/")
     assert tasks.status_code == 200
     assert "Mira Manager · Manager" in tasks.get_data(as_text=True)
@@ -277,7 +277,7 @@ def test_logged_in_user_on_the_login_page_goes_to_the_start_page(client, make_us
     response = client.get("/login")
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/work/"
 
 
 @pytest.mark.parametrize("target", [
@@ -299,7 +299,7 @@ def test_next_never_leads_off_site(client, make_user, target):
     response = login(client, user.email, next=target)
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/work/"
     assert "stolen" not in response.headers.get("Set-Cookie", "")
 
 
@@ -313,7 +313,7 @@ def test_next_from_the_query_string_is_carried_by_the_form_and_checked(client, m
         "csrf_token": csrf_token(client),
     })
 
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/work/"
 
 
 def test_login_page_with_control_characters_in_next_still_renders(client):

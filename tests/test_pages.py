@@ -249,7 +249,7 @@ def test_language_switch_stays_on_site(client, target):
                                             "csrf_token": csrf_token(client)})
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/work/"
 
 
 def test_an_unknown_language_changes_nothing(client_as, db):

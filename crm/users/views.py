@@ -30,8 +30,8 @@ bp = Blueprint("users", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes to the start page."""
-    return same_site_path(target) or url_for("startups.index")
+    """Only same-site paths; anything else goes to the start page (My work)."""
+    return same_site_path(target) or url_for("work.index")
 
 
 def _login_limit() -> str:
@@ -55,7 +55,7 @@ def _start_session(user: User) -> None:
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("startups.index"))
+        return redirect(url_for("work.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         user = services.authenticate(
@@ -105,7 +105,7 @@ def accept_invitation(token: str):
         else:
             _start_session(user)
             flash(_("Welcome! Your password is set."), "success")
-            return redirect(url_for("startups.index"))
+            return redirect(url_for("work.index"))
     return render_template("users/set_password.html", form=form)
 
 

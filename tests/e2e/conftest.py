@@ -66,4 +66,4 @@ def login_in_browser(page: Page, live_server: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server + "/")
+    page.wait_for_url(live_server + "/work/")
