@@ -27,6 +27,8 @@ class Enrollment(Timestamped, table=True):
             postgresql_where=text("status = 'open'"),
         ),
         Index("ix_enrollments_programme_stage", "programme_id", "status", "stage"),
+        # A board column, longest waiting first: its pages are index range scans (keyset).
+        Index("ix_enrollments_board_column", "programme_id", "stage", "stage_entered_at", "id"),
     )
 
     @declared_attr.directive
