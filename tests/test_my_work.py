@@ -19,7 +19,7 @@ from crm.startups.models import Startup, Task
 from crm.users.models import User
 from crm.workflow import engine
 from crm.workflow.models import Enrollment
-from tests.conftest import csrf_token, fresh
+from tests.conftest import csrf_token, fresh, login
 from tests.factories import make_programme, make_startup
 
 # Tuesday 10 March 2026, 23:30 in Berlin (CET, UTC+1): half an hour before the local midnight.
@@ -331,8 +331,11 @@ def test_others_may_not_look_at_a_teammates_work(db, client_as, make_user, role)
     assert "Private-ish" not in page and 'id="work-user"' not in page
 
 
-def test_my_work_is_the_first_navigation_entry_and_needs_a_login(client, bd):
-    bd_client, _user = bd
+def test_login_lands_on_my_work_its_first_navigation_entry(client, bd):
+    bd_client, user = bd
+    response = login(client, user.email)
+    assert response.headers["Location"] == "/work/"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/work/")})
     page = work_page(bd_client)
     links = re.findall(r'<nav aria-label="Main">.*?</nav>', page, re.S)[0]
     assert re.findall(r'<a href="([^"]+)"', links)[0] == "/work/"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -84,10 +84,13 @@ class DayBounds:
     @classmethod
     def at(cls, now: datetime, zone: ZoneInfo) -> DayBounds:
         today = now.astimezone(zone).date()
-        def midnight(day):
-            return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-        return cls(now, midnight(today + timedelta(days=1)),
-                   midnight(today + timedelta(days=7 - today.weekday())))
+        return cls(now, _midnight_before(today + timedelta(days=1), zone),
+                   _midnight_before(today + timedelta(days=7 - today.weekday()), zone))
+
+
+def _midnight_before(day: date, zone: ZoneInfo) -> datetime:
+    """The local midnight that starts `day`, in UTC (its UTC hour follows summer time)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 GROUP_KEYS = ("overdue", "today", "week", "later")
