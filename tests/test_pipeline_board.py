@@ -482,6 +482,9 @@ def test_a_move_from_the_column_page_returns_there(db, corridor, client_as):
     path = f"/pipeline/column?programme=corridor&stage=lead&after={_cursor_after(db, ids[19])}"
     page = get_page(client, path)
     assert card_ids(page) == ids[20:]
+    assert f'name="next" value="{path}"' in page.replace("&amp;", "&")
+    fragment = get_page(client, path + "&fragment=1")  # cards loaded into the board go back there
+    assert 'name="next" value="/pipeline/?programme=corridor"' in fragment
     enrollment = reloaded(db, ids[21])
     response = move(client, enrollment, "intake", next_path=path)
     assert response.headers["Location"] == f"{path}#card-{enrollment.id}"

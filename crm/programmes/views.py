@@ -182,10 +182,14 @@ def column():
     after = Cursor.parse(request.args.get("after"))
     cards, next_cursor = queries.column_cards(db, programme, definition.stage(stage_key),
                                               filters, current_user.id, after=after)
+    fragment = request.args.get("fragment") == "1"
+    # Cards loaded into the board return there after a move; on this page, to this page.
+    back = (url_for("pipeline.board", programme=programme.key, **filters.to_args()) if fragment
+            else request.full_path.rstrip("?"))
     board_view = Board(programme, definition, _card_definitions(db, version, cards), filters,
-                       now, back=request.full_path.rstrip("?"))
+                       now, back=back)
     page = Column(definition.stage(stage_key), cards=cards, next_cursor=next_cursor)
-    if request.args.get("fragment") == "1":
+    if fragment:
         return render_template("programmes/_board_more.html", board=board_view, column=page)
     notice = session.pop(NOTICE_KEY, None)
     page.count, page.overdue = queries.stage_counts(db, programme, definition, filters,
