@@ -3,8 +3,14 @@ lookup of probable duplicates; the find-duplicates page and "not duplicates"."""
 
 from __future__ import annotations
 
-import pytest
+import html
+import re
 
+import pytest
+from sqlalchemy import func, select
+
+from crm.core.audit import AuditEvent
+from crm.core.enums import Role
 from crm.duplicates.matching import (
     NAME_THRESHOLD,
     is_shared_domain,
@@ -14,9 +20,10 @@ from crm.duplicates.matching import (
     normalise_email,
     probable_duplicates,
 )
+from crm.duplicates.models import DuplicateDismissal
 from crm.startups.models import Startup
 from crm.startups.search import name_key, name_skeleton, refresh_search_fields
-from tests.conftest import fresh
+from tests.conftest import csrf_token, fresh
 from tests.factories import make_startup
 
 # Pairs people at the desk have met: the same company written two ways.
@@ -182,3 +189,188 @@ def test_refresh_keeps_the_blocking_key_current(db):
     refresh_search_fields(db, startup)
     db.commit()
     assert fresh(db).get(Startup, startup.id).name_skeleton == "tsnrptks"
+
+
+# The find-duplicates page ---------------------------------------------------------------------
+
+
+def _seed_pairs(db, owner_id: int | None = None) -> dict[str, tuple[Startup, Startup]]:
+    """A domain pair, an e-mail pair (different case), a romanised pair and a dismissed one."""
+    def add(name, **fields):
+        return make_startup(db, name, owner_id=owner_id, **fields)
+
+    pairs = {
+        "domain": (add("Kestrel Analytics", domain="kestrel.example", contact_email=None),
+                   add("Kestrel Data Labs", domain="kestrel.example", contact_email=None)),
+        "email": (add("Orbit Foods", contact_email="ceo@orbit-foods.example"),
+                  add("Orbit Nutrition", contact_email="CEO@Orbit-Foods.example")),
+        "name": (add("Doosan Robotics Inc.", contact_email=None),
+                 add("두산로보틱스", contact_email=None)),
+        "dismissed": (add("Tata Consultancy Services", domain="tcs.example",
+                          contact_email=None),
+                      add("TCS Digital", domain="tcs.example", contact_email=None)),
+        "shared": (add("Sunrise Bakery", domain="gmail.com", contact_email=None),
+                   add("Quantum Leap Robotics", domain="gmail.com", contact_email=None)),
+    }
+    first, second = pairs["dismissed"]
+    db.add(DuplicateDismissal(first_startup_id=first.id, second_startup_id=second.id))
+    db.commit()
+    return pairs
+
+
+def _rows(page: str) -> list[str]:
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip()
+            for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
+
+
+def _has_pair(page: str, first: str, second: str) -> bool:
+    return any(first in row and second in row for row in _rows(page))
+
+
+def test_the_find_page_lists_pairs_by_reason_and_hides_dismissed_ones(db, client_as):
+    client, user = client_as(Role.BD_MANAGER)
+    pairs = _seed_pairs(db, owner_id=user.id)
+    response = client.get("/duplicates/")
+    assert response.status_code == 200
+    page = html.unescape(response.get_data(as_text=True))
+    domain_section, rest = page.split('id="duplicates-email"')
+    email_section, name_section = rest.split('id="duplicates-name"')
+    assert _has_pair(domain_section, "Kestrel Analytics", "Kestrel Data Labs")
+    assert "kestrel.example" in domain_section
+    assert _has_pair(email_section, "Orbit Foods", "Orbit Nutrition")
+    assert "ceo@orbit-foods.example" in email_section
+    assert _has_pair(name_section, "Doosan Robotics Inc.", "두산로보틱스")
+    assert "Tata Consultancy Services" not in page  # said to be different
+    assert "Sunrise Bakery" not in page  # a mail service's domain says nothing
+    first, second = pairs["domain"]
+    assert f'href="/duplicates/merge?a={first.id}&b={second.id}"' in page
+    assert page.count(">Not duplicates</button>") == 3
+
+
+def test_each_reason_has_its_own_pages(db, client_as):
+    client, user = client_as(Role.MANAGER)
+    _seed_pairs(db)
+    page = html.unescape(client.get("/duplicates/?reason=name").get_data(as_text=True))
+    assert 'id="duplicates-name"' in page and 'id="duplicates-domain"' not in page
+    assert _has_pair(page, "Doosan Robotics Inc.", "두산로보틱스")
+    assert client.get("/duplicates/?reason=nonsense&after=x").status_code == 200
+
+
+def test_pages_continue_after_the_newest_groups(db, client_as, monkeypatch):
+    from crm.duplicates import queries
+
+    monkeypatch.setattr(queries, "PAGE_GROUPS", 2)
+    client, _user = client_as(Role.MANAGER)
+    for number in range(5):
+        for suffix in ("A", "B"):
+            make_startup(db, f"Company {number}{suffix}", domain=f"company{number}.example",
+                         contact_email=None)
+    seen = []
+    url = "/duplicates/?reason=domain"
+    while url:
+        page = html.unescape(client.get(url).get_data(as_text=True))
+        seen.extend(dict.fromkeys(re.findall(r"company(\d)\.example", page)))
+        next_link = re.search(r'href="(/duplicates/\?reason=domain&amp;after=\d+|'
+                              r'/duplicates/\?reason=domain&after=\d+)">Next page', page)
+        url = next_link.group(1).replace("&amp;", "&") if next_link else None
+    assert seen == ["4", "3", "2", "1", "0"]  # newest first, each once, OFFSET-free
+
+
+def test_not_duplicates_hides_the_pair_for_everyone_and_is_audited(db, client_as):
+    client, user = client_as(Role.BD_MANAGER)
+    pairs = _seed_pairs(db, owner_id=user.id)
+    first, second = pairs["domain"]
+    response = client.post("/duplicates/dismiss", data={
+        "csrf_token": csrf_token(client, "/duplicates/"), "a": second.id, "b": first.id,
+        "next": "/duplicates/?reason=domain"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/duplicates/?reason=domain"
+    row = fresh(db).get(DuplicateDismissal, (first.id, second.id))
+    assert row is not None and row.dismissed_by_id == user.id
+    event = fresh(db).scalar(select(AuditEvent).where(
+        AuditEvent.action == "duplicates.dismissed"))
+    assert (event.object_id, event.details["other_startup_id"]) == (first.id, second.id)
+    page = html.unescape(client.get("/duplicates/").get_data(as_text=True))
+    assert "will not be offered as duplicates again" in page
+    assert not _has_pair(page, "Kestrel Analytics", "Kestrel Data Labs")
+    assert _has_pair(page, "Orbit Foods", "Orbit Nutrition")
+    again = client.post("/duplicates/dismiss", data={
+        "csrf_token": csrf_token(client, "/duplicates/"), "a": first.id, "b": second.id})
+    assert again.status_code == 302  # said twice: still one row, one event
+    assert count_rows(db, AuditEvent, AuditEvent.action == "duplicates.dismissed") == 1
+
+
+def count_rows(db, model, *conditions) -> int:
+    return fresh(db).scalar(select(func.count()).select_from(model).where(*conditions))
+
+
+def test_viewers_see_the_pairs_but_no_buttons_and_may_not_dismiss(db, client_as, make_user):
+    owner = make_user(Role.BD_MANAGER)
+    pairs = _seed_pairs(db, owner_id=owner.id)
+    client, _viewer = client_as(Role.VIEWER)
+    page = html.unescape(client.get("/duplicates/").get_data(as_text=True))
+    assert _has_pair(page, "Kestrel Analytics", "Kestrel Data Labs")
+    assert "Not duplicates" not in page and "/duplicates/merge" not in page
+    first, second = pairs["domain"]
+    response = client.post("/duplicates/dismiss", data={
+        "csrf_token": csrf_token(client, "/duplicates/"), "a": first.id, "b": second.id})
+    assert response.status_code == 403
+    assert count_rows(db, DuplicateDismissal) == 1  # only the seeded one
+
+
+def test_a_bd_manager_may_not_dismiss_someone_elses_pair(db, client_as, make_user):
+    owner = make_user(Role.BD_MANAGER)
+    pairs = _seed_pairs(db, owner_id=owner.id)
+    client, _bd = client_as(Role.BD_MANAGER)
+    page = html.unescape(client.get("/duplicates/").get_data(as_text=True))
+    assert "Only someone who may edit both can merge them." in page
+    first, second = pairs["email"]
+    response = client.post("/duplicates/dismiss", data={
+        "csrf_token": csrf_token(client, "/duplicates/"), "a": first.id, "b": second.id})
+    assert response.status_code == 403
+    assert count_rows(db, DuplicateDismissal) == 1
+
+
+def test_an_incomplete_dismissal_changes_nothing(db, client_as):
+    client, user = client_as(Role.MANAGER)
+    pairs = _seed_pairs(db)
+    first, _second = pairs["domain"]
+    for data in ({"a": first.id}, {"a": first.id, "b": first.id}, {"a": "x", "b": "y"}):
+        response = client.post("/duplicates/dismiss", data={
+            "csrf_token": csrf_token(client, "/duplicates/"), **data})
+        assert response.status_code == 302
+    assert count_rows(db, DuplicateDismissal) == 1
+    page = html.unescape(client.get("/duplicates/").get_data(as_text=True))
+    assert "This form is incomplete." in page
+
+
+def test_empty_states(db, client_as):
+    client, _user = client_as(Role.VIEWER)
+    page = html.unescape(client.get("/duplicates/").get_data(as_text=True))
+    assert "No two startups share a website." in page
+    assert "No two startups share a contact email." in page
+    assert "No startup names are alike." in page
+
+
+def _seed_many(db, number: int) -> None:
+    for index in range(number):
+        db.add(Startup(name=f"Filler {index:04d} Ventures", country="DE",
+                       name_key=name_key(f"Filler {index:04d} Ventures"),
+                       name_skeleton=name_skeleton(f"Filler {index:04d} Ventures"),
+                       domain=f"filler{index // 2}.example"))  # pairs of shared domains
+    db.commit()
+
+
+def test_the_find_page_runs_the_same_queries_for_10_and_100_startups(db, client_as,
+                                                                      count_queries):
+    client, _user = client_as(Role.MANAGER)
+    _seed_pairs(db)
+    _seed_many(db, 10)
+    client.get("/duplicates/")  # warm up: session, user
+    with count_queries() as small:
+        assert client.get("/duplicates/").status_code == 200
+    _seed_many(db, 90)
+    with count_queries() as large:
+        page = client.get("/duplicates/").get_data(as_text=True)
+    assert len(large) == len(small), "\n".join(large)
+    assert "filler" in page
