@@ -53,6 +53,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.documents.views import bp as documents_bp
     from crm.duplicates.views import bp as duplicates_bp
     from crm.exports.views import bp as exports_bp
+    from crm.imports.views import bp as imports_bp
     from crm.programmes.admin_views import bp as programme_admin_bp
     from crm.programmes.views import bp as pipeline_bp
     from crm.reports.views import bp as reports_bp
@@ -71,3 +72,4 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(startup_list_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(imports_bp)
