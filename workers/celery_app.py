@@ -53,7 +53,8 @@ def celery_config(settings: Settings) -> dict:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("landing_desk", task_cls=FlaskTask, include=["workers.health", "workers.imports"])
+    app = Celery("landing_desk", task_cls=FlaskTask, include=["workers.health", "workers.exports",
+                                                                "workers.imports"])
     app.config_from_object(celery_config(settings))
     return app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
@@ -22,6 +23,7 @@ from crm.workflow.models import Enrollment
 SEARCH_MAX = 200
 OWNER_ME = "me"
 OWNER_NONE = "none"
+_OWNER_ALIASES = {"unassigned": OWNER_NONE}
 
 
 def escape_like(term: str) -> str:
@@ -48,9 +50,10 @@ class StartupFilters:
             return (args.get(name) or "").strip()[:limit]
 
         owner = text("owner")
+        owner = _OWNER_ALIASES.get(owner, owner)
         if owner not in (OWNER_ME, OWNER_NONE) and not owner.isdigit():
             owner = ""
-        country = text("country", 2).upper()
+        country = text("country", 3).upper()  # "Germany" is no code, not "GE"
         return cls(
             search=text("q", SEARCH_MAX),
             programme=text("programme"),
@@ -64,6 +67,11 @@ class StartupFilters:
             event=text("event", 200),
             overdue=args.get("overdue") in ("1", "on", "true"),
         )
+
+    @classmethod
+    def from_query(cls, query: str) -> StartupFilters:
+        """The filters of a stored query string (a saved view, an export job)."""
+        return cls.from_args(dict(parse_qsl(query or "")))
 
     def to_args(self) -> dict[str, str]:
         """The non-empty filters as query arguments (the inverse of `from_args`)."""
@@ -93,10 +101,15 @@ class StartupFilters:
         """Conditions on the startup itself (usable wherever `Startup` is in the query)."""
         conditions: list[ColumnElement[Any]] = []
         if self.search:
-            variants = folded_variants(self.search)  # none for a term of punctuation only
+            # The folded variants find accents and romanisations either way; the term as typed
+            # also matches name and domain literally (e.g. "100%", which folding drops).
+            variants = folded_variants(self.search)
+            literal = f"%{escape_like(self.search)}%"
             conditions.append(or_(false(), *(
                 Startup.search_text.like(f"%{escape_like(variant)}%", escape="\\")
-                for variant in variants)))
+                for variant in variants),
+                Startup.name.ilike(literal, escape="\\"),
+                Startup.domain.ilike(literal, escape="\\")))
         if self.country:
             conditions.append(Startup.country == self.country)
         if self.owner == OWNER_NONE:
@@ -127,7 +140,7 @@ class StartupFilters:
                 conditions.append(Enrollment.stage == self.stage)
         if self.overdue:
             conditions.extend((Enrollment.status == EnrollmentStatus.OPEN,
-                               Enrollment.due_at < utcnow()))
+                               Enrollment.due_at <= utcnow()))
         return conditions
 
     def conditions(self, current_user_id: int | None) -> list[ColumnElement[Any]]:

@@ -14,7 +14,14 @@ from crm.core.types import timestamp_field
 
 class Startup(Timestamped, table=True):
     __tablename__ = "startups"
-    __table_args__ = (Index("ix_startups_status_name", "status", "name"),)
+    __table_args__ = (
+        # The list's sorts walk these: (sort column, name or id) then id.
+        Index("ix_startups_status_name", "status", "name"),
+        Index("ix_startups_country_name", "country", "name"),
+        Index("ix_startups_owner_name", "owner_id", "name"),
+        Index("ix_startups_created_id", "created_at", "id"),
+        Index("ix_startups_updated_id", "updated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, index=True)

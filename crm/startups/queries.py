@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import and_, exists, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from crm.core.clock import utcnow
-from crm.core.enums import EnrollmentStatus, Role, StartupStatus
+from crm.core.enums import EnrollmentStatus, Role
 from crm.documents.models import Document
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.access import can_edit_startup
@@ -22,63 +22,6 @@ from crm.workflow.definitions import (
     StageDefinition,
 )
 from crm.workflow.models import ChecklistItem, ChecklistStatus, Enrollment, StageEvent
-
-PAGE_SIZE = 50
-COUNT_CAP = 10_000
-
-
-@dataclass
-class StartupRow:
-    startup: Startup
-    owner_name: str | None
-
-
-@dataclass
-class StartupPage:
-    rows: list[StartupRow]
-    next_after_id: int | None
-    total: int
-    total_capped: bool
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def list_startups(
-    db: Session,
-    *,
-    search: str = "",
-    status: StartupStatus | None = None,
-    after_id: int | None = None,
-    page_size: int = PAGE_SIZE,
-) -> StartupPage:
-    """One page ordered by (name, id), continuing after startup `after_id`; count capped."""
-    conditions = []
-    if search:
-        pattern = f"%{_escape_like(search)}%"
-        conditions.append(or_(Startup.name.ilike(pattern, escape="\\"),
-                              Startup.domain.ilike(pattern, escape="\\")))
-    if status is not None:
-        conditions.append(Startup.status == status)
-    query = (
-        select(Startup, User.name)
-        .outerjoin(User, User.id == Startup.owner_id)
-        .where(*conditions)
-        .order_by(Startup.name, Startup.id)
-        .limit(page_size + 1)
-    )
-    after = db.get(Startup, after_id) if after_id else None
-    if after is not None:
-        query = query.where(
-            or_(Startup.name > after.name, and_(Startup.name == after.name, Startup.id > after.id))
-        )
-    found = db.execute(query).all()
-    rows = [StartupRow(startup, owner_name) for startup, owner_name in found[:page_size]]
-    next_after_id = rows[-1].startup.id if len(found) > page_size else None
-    capped = select(Startup.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-    total = db.scalar(select(func.count()).select_from(capped)) or 0
-    return StartupPage(rows, next_after_id, min(total, COUNT_CAP), total > COUNT_CAP)
 
 
 @dataclass

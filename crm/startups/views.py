@@ -12,12 +12,13 @@ from sqlmodel import Session
 from wtforms import SelectChoice
 
 from crm.core.clock import utcnow
-from crm.core.enums import ActivityKind, Role, StartupStatus, parse_enum
+from crm.core.enums import ActivityKind, Role
 from crm.core.security import same_site_path
 from crm.db import abandon_request_changes, get_or_404, get_session
 from crm.startups import queries, services
 from crm.startups.access import can_edit_startup, editable_startup
 from crm.startups.forms import ActivityForm, ReassignForm, SnoozeForm, TaskForm, TaskStateForm
+from crm.startups.list_views import render_list
 from crm.startups.models import Startup, Task
 from crm.startups.timeline import EMAIL_STATUS_LABELS, format_before, parse_before, startup_timeline
 from crm.work import queries as work_queries
@@ -29,16 +30,7 @@ bp = Blueprint("startups", __name__)
 @bp.get("/")
 @login_required
 def index():
-    search = request.args.get("q", "").strip()[:200]
-    status_filter = parse_enum(StartupStatus, request.args.get("status"))
-    page = queries.list_startups(
-        get_session(),
-        search=search,
-        status=status_filter,
-        after_id=request.args.get("after", type=int),
-    )
-    return render_template("startups/index.html", page=page, search=search,
-                           status=status_filter, statuses=list(StartupStatus))
+    return render_list(request.args)
 
 
 @bp.get("/startups/<int:startup_id>")
