@@ -148,7 +148,7 @@ class StartupProfileForm(FlaskForm):
     founded_year = IntegerField(_l("Founded (year)"), validators=[Optional(), _check_founded])
     team_size = IntegerField(_l("Team size"),
                              validators=[Optional(), NumberRange(min=1, max=1_000_000)])
-    funding_stage = SelectField(_l("Funding stage"), choices=lambda: [
+    funding_stage = SelectField(_l("Funding stage"), default="", choices=lambda: [
         SelectChoice("", _l("Not known")),
         *(SelectChoice(stage.value, label) for stage, label in FUNDING_STAGE_LABELS.items())])
     description = TextAreaField(_l("Description"),
@@ -157,7 +157,7 @@ class StartupProfileForm(FlaskForm):
                           description=_l("Separate several with commas."))
     tags = StringField(_l("Tags"), validators=[_check_labels],
                        description=_l("Separate several with commas."))
-    source = SelectField(_l("Source"), choices=lambda: [
+    source = SelectField(_l("Source"), default="other", choices=lambda: [
         SelectChoice(source.value, label) for source, label in LEAD_SOURCE_LABELS.items()])
     source_detail = StringField(_l("Event or detail"),
                                 validators=[Optional(), Length(max=200)],
