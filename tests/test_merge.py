@@ -211,8 +211,11 @@ def test_merging_loses_nothing_and_applies_the_picks(app, db, bd, corridor):
         AuditEvent.action == "startup.merged_into", AuditEvent.object_id == pair.other.id))
 
     page = html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))
-    assert "Merged: 두산로보틱스 is now part of 두산로보틱스." in flashes(page)
+    assert ("Merged: everything of 두산로보틱스 is now here, and its record is deleted."
+            in flashes(page))
     assert "Merged with 두산로보틱스" in page  # on the timeline
+    assert ("Moved here: 2 contacts, 2 enrollments, 2 activities, 2 tasks, 1 document, "
+            "1 email." in merge_activity.body)
 
 
 def test_keeping_the_right_record_moves_the_left_ones_things_to_it(app, db, bd, corridor):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
@@ -113,19 +114,33 @@ def normalise_email(value: str | None) -> str | None:
     return text[:254] if _EMAIL.fullmatch(text) else None
 
 
+@dataclass(frozen=True)
+class _NameKeys:
+    plain: str
+    german: str
+    phonetic: str
+    other_script: bool
+
+
+@lru_cache(maxsize=8192)
+def _keys(name: str) -> _NameKeys:
+    """A name's comparison keys, computed once (the find page compares each name many times)."""
+    return _NameKeys(name_key(name), german_name_key(name), phonetic_key(name),
+                     has_other_script(name))
+
+
 def name_score(first: str | None, second: str | None) -> int:
     """How alike two startup names are, 0..100, across spellings and scripts."""
-    keys = [(name_key(first), name_key(second)),
-            (german_name_key(first), german_name_key(second))]
-    score = max(fuzz.ratio(a, b) for a, b in keys if a and b) if all(keys[0]) else 0.0
-    phonetic_a, phonetic_b = phonetic_key(first), phonetic_key(second)
-    if not (phonetic_a and phonetic_b):
-        return round(score)
-    if has_other_script(first) or has_other_script(second):
-        # A transliteration: compare how the names sound, not how anyascii spells them.
-        score = max(score, fuzz.ratio(phonetic_a, phonetic_b))
-    elif phonetic_a == phonetic_b and len(phonetic_a) >= SAME_SOUND_MIN_LENGTH:
-        score = max(score, SAME_SOUND_SCORE)
+    a, b = _keys(first or ""), _keys(second or "")
+    if not (a.plain and b.plain):
+        return 0
+    score = max(fuzz.ratio(a.plain, b.plain), fuzz.ratio(a.german, b.german))
+    if a.phonetic and b.phonetic:
+        if a.other_script or b.other_script:
+            # A transliteration: compare how the names sound, not how anyascii spells them.
+            score = max(score, fuzz.ratio(a.phonetic, b.phonetic))
+        elif a.phonetic == b.phonetic and len(a.phonetic) >= SAME_SOUND_MIN_LENGTH:
+            score = max(score, SAME_SOUND_SCORE)
     return round(score)
 
 

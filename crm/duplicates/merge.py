@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 from flask import has_request_context
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, delete, func, insert, literal, select, union_all, update
 from sqlmodel import Session
@@ -229,9 +229,7 @@ def merge_startups(db: Session, survivor: Startup, absorbed: Startup,
     db.add(Activity(
         startup_id=survivor.id, kind=ActivityKind.MERGE, author_id=actor.id,
         subject=str(_l("Merged with %(name)s", name=absorbed_before["name"]))[:200],
-        body=str(_l("Moved here: %(contacts)s contacts, %(enrollments)s enrollments, "
-                    "%(activities)s activities, %(tasks)s tasks, %(documents)s documents.",
-                    **moved))))
+        body=_moved_summary(moved)))
     owner_names = _owner_names(db, before["owner_id"], after["owner_id"])
     audit.record(db, "startup.merged", actor_user_id=actor.id, object_type="startup",
                  object_id=survivor.id, changes=changes, owner_names=owner_names,
@@ -242,6 +240,22 @@ def merge_startups(db: Session, survivor: Startup, absorbed: Startup,
                  object_id=absorbed_id, survivor_id=survivor.id, values=absorbed_before)
     db.flush()
     return MergeResult(survivor=survivor, moved=moved, changes=changes)
+
+
+def _moved_summary(moved: dict[str, int]) -> str:
+    """"Moved here: 2 contacts, 1 enrollment." in the actor's language."""
+    texts = {
+        "contacts": lambda n: ngettext("%(num)d contact", "%(num)d contacts", n),
+        "enrollments": lambda n: ngettext("%(num)d enrollment", "%(num)d enrollments", n),
+        "activities": lambda n: ngettext("%(num)d activity", "%(num)d activities", n),
+        "tasks": lambda n: ngettext("%(num)d task", "%(num)d tasks", n),
+        "documents": lambda n: ngettext("%(num)d document", "%(num)d documents", n),
+        "emails": lambda n: ngettext("%(num)d email", "%(num)d emails", n),
+    }
+    parts = [texts[kind](number) for kind, number in moved.items() if number and kind in texts]
+    if not parts:
+        return gettext("Nothing else moved over.")
+    return gettext("Moved here: %(things)s.", things=", ".join(parts))
 
 
 def _apply_values(survivor: Startup, absorbed: Startup, values: dict[str, Any]) -> None:

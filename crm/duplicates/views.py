@@ -198,6 +198,6 @@ def merge():
     except MergeRefused as refused:
         abandon_request_changes()
         return _render_merge(db, a, b, form, status=409, problem=str(refused.message))
-    flash(_("Merged: %(absorbed)s is now part of %(survivor)s.", absorbed=absorbed_name,
-            survivor=survivor.name), "success")
+    flash(_("Merged: everything of %(absorbed)s is now here, and its record is deleted.",
+            absorbed=absorbed_name), "success")
     return redirect(url_for("startups.show", startup_id=survivor.id))
