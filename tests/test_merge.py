@@ -155,7 +155,7 @@ def test_the_merge_screen_shows_both_records_their_differences_and_what_moves(ap
     counts = re.search(r"Enrollments</th>\s*<td>(\d+).*?<td>(\d+)", page, re.S).groups()
     assert counts == ("1", "2")
     assert re.search(r"Contacts</th><td>1</td><td>3</td>", page)
-    assert 'data-confirm="Merge these two startups?' in page
+    assert "I have checked the values: merge, and delete the other record" in page
 
 
 def test_merging_loses_nothing_and_applies_the_picks(app, db, bd, corridor):
