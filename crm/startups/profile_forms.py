@@ -35,12 +35,16 @@ from crm.startups.search import fold
 from crm.users.models import User
 
 PHONE_HINT = _l("Enter the number in international format, e.g. +49 211 1234567")
+PHONE_FORMAT = _l("International format, e.g. +49 211 1234567")
 EMAIL_HINT = _l("Enter a valid email address, e.g. name@example.com")
 #: Babel territories that are not countries (ISO 3166-1) or are pseudo-regions.
 NOT_COUNTRIES = frozenset(("AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA",
                            "XB", "ZZ"))
 DESCRIPTION_MAX = 10_000
 EARLIEST_FOUNDED = 1800
+#: Whole numbers typed as text (with the numeric keyboard on phones), styled like other inputs.
+NUMERIC = {"type": "text", "inputmode": "numeric"}
+PHONE_INPUT = {"type": "text", "inputmode": "tel", "autocomplete": "off"}
 
 
 # Checks and normalisation shared by the forms and the views ----------------------------------
@@ -140,14 +144,17 @@ def language_choices() -> list[SelectChoice]:
 class StartupProfileForm(FlaskForm):
     """The editable profile; `country` and `owner` choices are set by the view."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)],
+                       render_kw={"autofocus": True})
     website = StringField(_l("Website"), validators=[Optional(), Length(max=500), _check_website],
                           description=_l("e.g. https://example.com"))
     country = SelectField(_l("Country"), validators=[DataRequired(_l("Choose a country."))])
     city = StringField(_l("City"), validators=[Optional(), Length(max=120)])
-    founded_year = IntegerField(_l("Founded (year)"), validators=[Optional(), _check_founded])
+    founded_year = IntegerField(_l("Founded (year)"), validators=[Optional(), _check_founded],
+                                render_kw=NUMERIC)
     team_size = IntegerField(_l("Team size"),
-                             validators=[Optional(), NumberRange(min=1, max=1_000_000)])
+                             validators=[Optional(), NumberRange(min=1, max=1_000_000)],
+                             render_kw=NUMERIC)
     funding_stage = SelectField(_l("Funding stage"), default="", choices=lambda: [
         SelectChoice("", _l("Not known")),
         *(SelectChoice(stage.value, label) for stage, label in FUNDING_STAGE_LABELS.items())])
@@ -210,7 +217,7 @@ class NewStartupForm(StartupProfileForm):
                                 render_kw={"type": "email", "autocomplete": "off"})
     contact_phone = StringField(_l("Contact phone"),
                                 validators=[Optional(), Length(max=40), _check_phone],
-                                render_kw={"type": "tel"}, description=PHONE_HINT)
+                                render_kw=PHONE_INPUT, description=PHONE_FORMAT)
     contact_role = StringField(_l("Contact role"), validators=[Optional(), Length(max=120)],
                                description=_l("e.g. CEO, founder"))
     contact_language = SelectField(_l("Contact language"), choices=language_choices,
@@ -236,7 +243,7 @@ class ContactForm(FlaskForm):
     email = StringField(_l("Email"), validators=[Optional(), Length(max=254), _check_email],
                         render_kw={"type": "email", "autocomplete": "off"})
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40), _check_phone],
-                        render_kw={"type": "tel"}, description=PHONE_HINT)
+                        render_kw=PHONE_INPUT, description=PHONE_FORMAT)
     role = StringField(_l("Role"), validators=[Optional(), Length(max=120)],
                        description=_l("e.g. CEO, founder"))
     language = SelectField(_l("Language"), choices=language_choices,
