@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 IMPORT_FOLDER = "imports"
 #: Files up to this many rows are checked within the request; larger ones by a worker.
-CHECK_IN_REQUEST_ROWS = 2_000
+CHECK_IN_REQUEST_ROWS = 500
 PROGRESS_EVERY = 250
 WRITE_BATCH = 500
 #: A running job whose progress has not moved for this long is taken to have died.
