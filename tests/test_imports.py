@@ -73,7 +73,8 @@ def text_of(response) -> str:
 
 def visible(page: str) -> str:
     """The page's text as a reader sees it: no tags, spaces collapsed."""
-    return " ".join(re.sub(r"<[^>]+>", " ", page).split()).replace(" )", ")").replace("( ", "(")
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    return text.replace(" )", ")").replace("( ", "(").replace(" :", ":").replace(" ,", ",")
 
 
 def upload(client, path: Path | None = None, *, content: bytes | None = None,
@@ -461,6 +462,37 @@ def test_a_similar_name_without_domain_or_email_match_is_a_probable_duplicate_no
     assert "disabled>Import now" in page  # nothing to create or update
     run_now(app, client, job_id, monkeypatch)  # even when sent: nothing is created
     assert count(db, Startup) == 1
+
+
+def test_a_probable_duplicate_can_be_created_anyway_and_that_choice_undone(app, db, bd,
+                                                                           monkeypatch):
+    client, _user = bd
+    existing = make_startup(db, "Müller GmbH", country="DE", contact_email=None)
+    content = b"Name,Country,Website\nMueller GmbH,DE,mueller-gmbh.de\nOther AG,DE,other.de\n"
+    job_id = check_file(client, content=content, filename="fuzzy.csv")
+    url = f"/imports/{job_id}/rows/2/create-anyway"
+    values = form_values(report(client, job_id), url)
+    assert values["create"] == "1" and values["show"] == "problems"
+    response = client.post(url, data=values)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/imports/{job_id}?show=problems#row-2")
+    page = visible(report(client, job_id, show="create"))
+    assert "Similar to Müller GmbH: created anyway, as you chose" in page
+    assert (job(db, job_id).created_count, job(db, job_id).duplicate_count) == (2, 0)
+
+    client.post(url, data=form_values(report(client, job_id, show="create"), url))  # undo
+    assert (job(db, job_id).created_count, job(db, job_id).duplicate_count) == (1, 1)
+    assert "Probably the same as Müller GmbH" in visible(report(client, job_id))
+
+    client.post(url, data=form_values(report(client, job_id), url))
+    run_now(app, client, job_id, monkeypatch)
+    assert sorted(fresh(db).scalars(select(Startup.name))) == ["Mueller GmbH", "Müller GmbH",
+                                                              "Other AG"]
+    assert fresh(db).get(Startup, existing.id).version == 1
+    # Not on a row that is no probable duplicate, nor once imported:
+    assert client.post(f"/imports/{job_id}/rows/3/create-anyway", data={
+        "create": "1", "csrf_token": csrf_token(client, "/imports/")}).status_code == 302
+    assert job(db, job_id).created_count == 2
 
 
 def test_a_bd_manager_cannot_update_another_bd_managers_startup_through_an_import(

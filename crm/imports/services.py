@@ -373,6 +373,50 @@ def resend(db: Session, job: ImportJob, actor: User) -> None:
     _queue(db, job, dry_run=job.dry_run)
 
 
+def create_anyway(db: Session, job: ImportJob, row_number: int, create: bool,
+                  actor: User) -> None:
+    """Mark a probable duplicate of a checked import to be created anyway (or not after all).
+
+    The report and its counts change at once; the run plans afresh and honours the choice as
+    long as the row still only resembles another startup by name.
+    """
+    _check(actor, job)
+    if job.status != ImportStatus.CHECKED:
+        raise ImportRefused(_l("Only a checked import can change."))
+    report = list(job.report)
+    position = next((index for index, entry in enumerate(report)
+                     if entry.get("row") == row_number), None)
+    entry = dict(report[position]) if position is not None else None
+    if entry is None or not (entry["outcome"] == DUPLICATE
+                             or (entry["outcome"] == CREATE and entry.get("anyway"))):
+        raise ImportRefused(_l("This row is not a probable duplicate."))
+    rows = {int(row) for row in (job.mapping or {}).get("create_anyway", [])}
+    if create and entry["outcome"] == DUPLICATE:
+        rows.add(row_number)
+        entry.update(outcome=CREATE, anyway=True, similar_id=entry.pop("id", None),
+                     similar=entry.pop("match", None))
+        entry.pop("by", None)
+        job.created_count += 1
+        job.duplicate_count -= 1
+    elif not create and entry["outcome"] == CREATE:
+        rows.discard(row_number)
+        entry.update(outcome=DUPLICATE, id=entry.pop("similar_id", None),
+                     match=entry.pop("similar", None), by=["name"])
+        entry.pop("anyway", None)
+        job.created_count -= 1
+        job.duplicate_count += 1
+    else:
+        return
+    report[position] = entry
+    job.report = report
+    job.mapping = {**(job.mapping or {}), "create_anyway": sorted(rows)}
+    db.add(job)
+    db.flush()
+    audit.record(db, "import.create_anyway" if create else "import.create_anyway_undone",
+                 actor_user_id=actor.id, object_type="import_job", object_id=job.id,
+                 row=row_number, similar_id=entry.get("similar_id") or entry.get("id"))
+
+
 def _queue(db: Session, job: ImportJob, *, dry_run: bool) -> None:
     if job.status != ImportStatus.QUEUED:
         keep_report = job.report if not dry_run else []
@@ -516,6 +560,7 @@ class PlannedRow:
     contact_changes: dict[str, Any] = field(default_factory=dict)
     add_contact: bool = False
     same_as_row: int | None = None
+    similar: Startup | None = None  # a probable duplicate the user chose to create anyway
 
 
 @dataclass
@@ -542,6 +587,7 @@ def plan_import(db: Session, job: ImportJob, table: Table, actor: User,
         actor_may_assign_anyone=actor.has_role(Role.ADMIN, Role.MANAGER),
         this_year=utcnow().year,
     )
+    create_anyway = {int(row) for row in (job.mapping or {}).get("create_anyway", [])}
     seen = _SeenInFile()
     planned: list[PlannedRow] = []
     for position, (number, cells) in enumerate(table.rows, start=1):
@@ -555,7 +601,7 @@ def plan_import(db: Session, job: ImportJob, table: Table, actor: User,
                 row.values.problem("duplicate_row", value=row.same_as_row)
                 row.outcome = ERROR
             else:
-                _match(db, row, actor)
+                _match(db, row, actor, create_anyway)
                 if row.outcome != ERROR:
                     seen.add(row.values)
         planned.append(row)
@@ -600,8 +646,11 @@ class _SeenInFile:
             self.names.setdefault(row.name_key, row.row)
 
 
-def _match(db: Session, row: PlannedRow, actor: User) -> None:
-    """Update (same domain or e-mail), probable duplicate (similar name only) or create."""
+def _match(db: Session, row: PlannedRow, actor: User, create_anyway: set[int]) -> None:
+    """Update (same domain or e-mail), probable duplicate (similar name only) or create.
+
+    A probable duplicate whose row the user marked "create anyway" is created.
+    """
     values = row.values
     candidates = probable_duplicates(
         db, name=values.name, domain=values.domain,
@@ -621,6 +670,8 @@ def _match(db: Session, row: PlannedRow, actor: User) -> None:
             return
         row.outcome = UPDATE
         _plan_update(db, row)
+    elif candidates and values.row in create_anyway:
+        row.outcome, row.similar, row.score = CREATE, candidates[0].startup, candidates[0].score
     elif candidates:
         row.outcome = DUPLICATE
         row.target, row.reasons, row.score = (candidates[0].startup, candidates[0].reasons,
@@ -792,6 +843,9 @@ def _report_entry(row: PlannedRow) -> dict[str, Any]:
         entry["by"] = row.reasons
     if row.outcome == DUPLICATE and row.score is not None:
         entry["score"] = row.score
+    if row.similar is not None:
+        entry.update(anyway=True, similar_id=row.similar.id, similar=row.similar.name,
+                     score=row.score)
     if row.outcome == UPDATE:
         changes = [name for name in row.changes]
         if row.add_contact:

@@ -141,6 +141,23 @@ def run(job_id: int):
     return redirect(url_for("imports.show", job_id=job.id))
 
 
+@bp.post("/<int:job_id>/rows/<int:row>/create-anyway")
+@role_required(*EDITOR_ROLES)
+def create_anyway(job_id: int, row: int):
+    job = _job(job_id)
+    try:
+        services.create_anyway(get_session(), job, row, request.form.get("create") == "1",
+                               current_user)
+    except services.ImportRefused as refused:
+        abandon_request_changes()
+        flash(str(refused.message), "error")
+    shown = request.form.get("show")
+    after = request.form.get("after", type=int)
+    return redirect(url_for("imports.show", job_id=job.id,
+                            show=shown if shown in REPORT_FILTERS else None, after=after,
+                            _anchor=f"row-{row}"))
+
+
 @bp.post("/<int:job_id>/resend")
 @role_required(*EDITOR_ROLES)
 def resend(job_id: int):
