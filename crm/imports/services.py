@@ -272,12 +272,14 @@ def _initial_mapping(headers: list[str], remembered: ImportMapping | None) -> di
             "source_detail": saved.get("source_detail", ""), "remembered": True}
 
 
-def preview(job: ImportJob, rows: int = 3) -> Table:
-    """The header and the first rows of the stored file, to show beside the mapping."""
+def column_samples(job: ImportJob, rows: int = 3) -> list[list[str]]:
+    """Per column, its first non-empty values in the stored file, shown beside the mapping."""
     try:
-        return read_table(import_path(job).read_bytes(), preview=rows)
+        table = read_table(import_path(job).read_bytes(), preview=rows)
     except (OSError, ImportFileRejected):
-        return Table("", job.headers, [])
+        return [[] for _header in job.headers]
+    return [[cells[index] for _number, cells in table.rows if cells[index]]
+            for index in range(len(job.headers))]
 
 
 # Mapping --------------------------------------------------------------------------------------

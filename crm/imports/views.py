@@ -93,7 +93,7 @@ def mapping(job_id: int):
 def _mapping_page(job: ImportJob, form: MappingForm, status: int = 200):
     editable = job.status in (services.ImportStatus.UPLOADED, services.ImportStatus.CHECKED,
                               services.ImportStatus.FAILED)
-    samples = services.preview(job)
+    samples = services.column_samples(job)
     return render_template("imports/mapping.html", job=job, form=form, samples=samples,
                            editable=editable), status
 
