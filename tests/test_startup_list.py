@@ -298,7 +298,8 @@ def test_first_page_link_and_cursors_of_another_order_restart(viewer, repeated_n
 def test_the_count_is_capped(viewer, db, monkeypatch):
     client, _ = viewer
     monkeypatch.setattr(listing, "COUNT_CAP", 5)
-    db.execute(insert(Startup), [{"name": f"Many {n}", "country": "DE"} for n in range(7)])
+    db.execute(insert(Startup), [{"name": f"Many {n}", "country": "DE",
+                                  "search_text": f"many {n}"} for n in range(7)])
     db.commit()
 
     assert "More than 5 startups" in page_text(client)

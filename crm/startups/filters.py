@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from crm.core.clock import utcnow
 from crm.core.enums import EnrollmentStatus, LeadSource, StartupStatus, parse_enum
@@ -101,15 +101,18 @@ class StartupFilters:
         """Conditions on the startup itself (usable wherever `Startup` is in the query)."""
         conditions: list[ColumnElement[Any]] = []
         if self.search:
-            # The folded variants find accents and romanisations either way; the term as typed
-            # also matches name and domain literally (e.g. "100%", which folding drops).
+            # The folded variants find accents and romanisations either way (a trigram index
+            # serves them on PostgreSQL). A term folding leaves nothing of, such as "%" or "_",
+            # is looked for literally in name and domain.
             variants = folded_variants(self.search)
-            literal = f"%{escape_like(self.search)}%"
-            conditions.append(or_(false(), *(
-                Startup.search_text.like(f"%{escape_like(variant)}%", escape="\\")
-                for variant in variants),
-                Startup.name.ilike(literal, escape="\\"),
-                Startup.domain.ilike(literal, escape="\\")))
+            if variants:
+                conditions.append(or_(*(
+                    Startup.search_text.like(f"%{escape_like(variant)}%", escape="\\")
+                    for variant in variants)))
+            else:
+                literal = f"%{escape_like(self.search)}%"
+                conditions.append(or_(Startup.name.ilike(literal, escape="\\"),
+                                      Startup.domain.ilike(literal, escape="\\")))
         if self.country:
             conditions.append(Startup.country == self.country)
         if self.owner == OWNER_NONE:

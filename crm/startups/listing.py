@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     func,
     literal,
@@ -341,11 +342,10 @@ def list_options(db: Session) -> ListOptions:
     ]
     values: dict[str, list[str]] = {"country": [], "sector": [], "tag": [], "event": []}
     present = union_all(
-        select(literal("country").label("kind"), Startup.country.label("value")).distinct(),
-        select(literal("sector").label("kind"), StartupSector.sector.label("value")).distinct(),
-        select(literal("tag").label("kind"), StartupTag.tag.label("value")).distinct(),
-        select(literal("event").label("kind"), Startup.source_detail.label("value"))
-        .where(Startup.source_detail.is_not(None), Startup.source_detail != "").distinct(),
+        _distinct_values("country", Startup.country),
+        _distinct_values("sector", StartupSector.sector),
+        _distinct_values("tag", StartupTag.tag),
+        _distinct_values("event", Startup.source_detail),
     ).subquery()
     for row_kind, row_value in db.execute(select(present.c.kind, present.c.value)).all():
         values[row_kind].append(row_value)
@@ -357,6 +357,19 @@ def list_options(db: Session) -> ListOptions:
                        sorted(values["sector"], key=str.casefold),
                        sorted(values["tag"], key=str.casefold),
                        sorted(values["event"], key=str.casefold), owners)
+
+
+def _distinct_values(kind: str, column) -> Select:
+    """The column's distinct non-empty values by skipping through its index (a recursive
+    "next value after this one"), so 100,000 rows with 40 countries cost 40 index probes."""
+    table = column.table
+    steps = select(func.min(column).label("value")).where(column > "").cte(
+        name=f"{kind}_values", recursive=True)
+    following = select(func.min(column)).select_from(table).where(
+        column > steps.c.value).scalar_subquery()
+    steps = steps.union_all(select(following).where(steps.c.value.is_not(None)))
+    return select(literal(kind).label("kind"), steps.c.value.label("value")).where(
+        steps.c.value.is_not(None))
 
 
 def flag(country: str | None) -> str:

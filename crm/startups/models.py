@@ -21,6 +21,10 @@ class Startup(Timestamped, table=True):
         Index("ix_startups_owner_name", "owner_id", "name"),
         Index("ix_startups_created_id", "created_at", "id"),
         Index("ix_startups_updated_id", "updated_at", "id"),
+        # Search is `search_text LIKE '%term%'`: trigrams find it without reading every row
+        # (PostgreSQL; SQLite keeps a plain index it does not use for this).
+        Index("ix_startups_search_text_trgm", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
     )
 
     id: int | None = Field(default=None, primary_key=True)
