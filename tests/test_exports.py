@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from crm.config import PROJECT_ROOT
 from crm.core.audit import AuditEvent
+from crm.core.clock import set_clock
 from crm.core.enums import ExportStatus, Role
 from crm.db import get_session
 from crm.exports import services
@@ -265,6 +266,43 @@ def test_the_task_claims_a_job_once_and_a_failure_leaves_no_file(app, db, client
     files = sorted(path.name for path in (settings.upload_folder / "exports").iterdir())
     assert files == [fresh(db).get(ExportJob, done_id).storage_key]  # no .part left over
     page = html.unescape(client.get(f"/exports/{broken_id}").get_data(as_text=True))
-    assert "The export failed." in page and "Download" not in page
+    assert "The export failed." in page and "Download" not in page and "Try again" in page
     assert client.get(f"/exports/{broken_id}/download").status_code == 404
     assert client.get("/exports/999999").status_code == 404
+
+
+def test_a_job_is_sent_once_committed_and_can_be_sent_again_when_stuck(app, db, client_as,
+                                                                       settings):
+    client, user = client_as(Role.BD_MANAGER)
+    stranger, _ = client_as(Role.BD_MANAGER)
+    app.config["EXPORT_INLINE_MAX"] = 1
+    _many_startups(db, 3)
+    queue = settings.broker_folder / "queue"
+
+    response = export(client, "", "csv")
+
+    job_id = fresh(db).scalar(select(ExportJob.id))
+    assert response.headers["Location"] == f"/exports/{job_id}"
+    assert len(list(queue.iterdir())) == 1  # the task message, written after the commit
+    assert "Try again" not in client.get(f"/exports/{job_id}").get_data(as_text=True)
+    token = csrf_token(client, f"/exports/{job_id}")
+    refused = client.post(f"/exports/{job_id}/send-again", data={"csrf_token": token})
+    assert refused.status_code == 302 and len(list(queue.iterdir())) == 1  # too early
+
+    set_clock(lambda: datetime.now(UTC) + services.STALE_QUEUED)
+    try:
+        page = html.unescape(client.get(f"/exports/{job_id}").get_data(as_text=True))
+        assert "No worker has taken this export yet." in page and "Try again" in page
+        assert stranger.post(f"/exports/{job_id}/send-again",
+                             data={"csrf_token": csrf_token(stranger, "/")}).status_code == 403
+        again = client.post(f"/exports/{job_id}/send-again", data={"csrf_token": token})
+    finally:
+        set_clock(None)
+
+    assert again.status_code == 302
+    assert len(list(queue.iterdir())) == 2
+    assert "The export was sent to a worker again." in client.get(
+        f"/exports/{job_id}").get_data(as_text=True)
+    event = fresh(db).scalar(select(AuditEvent).where(
+        AuditEvent.action == "startups.export_sent_again"))
+    assert event.actor_user_id == user.id and event.object_id == job_id

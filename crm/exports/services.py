@@ -15,7 +15,7 @@ import logging
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from zoneinfo import ZoneInfo
@@ -261,6 +261,26 @@ def request_export(db: Session, user: User, view: ListView, file_format: str) ->
                  file_format=file_format)
     db.info.setdefault(_TO_ENQUEUE, []).append(job.id)
     return job
+
+
+STALE_QUEUED = timedelta(minutes=2)  # a queued job this old was probably never sent
+
+
+def may_send_again(job: ExportJob, now: datetime) -> bool:
+    """A failed job, or one still queued long after it was asked for (the broker was down)."""
+    return job.status == ExportStatus.FAILED or (
+        job.status == ExportStatus.QUEUED and now - job.created_at >= STALE_QUEUED)
+
+
+def send_again(db: Session, job: ExportJob, user_id: int) -> None:
+    """Queue the job once more; the task claims a queued job only once, so a duplicate of a
+    message that was in fact delivered does nothing."""
+    job.status, job.error, job.finished_at = ExportStatus.QUEUED, None, None
+    db.add(job)
+    db.flush()
+    audit.record(db, "startups.export_sent_again", actor_user_id=user_id,
+                 object_type="export_job", object_id=job.id)
+    db.info.setdefault(_TO_ENQUEUE, []).append(job.id)
 
 
 def export_folder() -> Path:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, send_file
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
 from flask_babel import format_number
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 
+from crm.core.clock import utcnow
 from crm.core.enums import ExportStatus
-from crm.db import get_or_404, get_session
+from crm.db import abandon_request_changes, get_or_404, get_session
 from crm.exports import services
 from crm.exports.models import ExportJob
 from crm.startups.listing import ListView
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+
+class SendAgainForm(FlaskForm):
+    """Only the CSRF token: the job is in the URL."""
 
 
 def _own_job(job_id: int) -> ExportJob:
@@ -31,6 +47,8 @@ def show(job_id: int):
     ready = job.status == ExportStatus.DONE and path is not None and path.is_file()
     return render_template("exports/show.html", job=job, ready=ready, format_number=format_number,
                            status_labels=services.EXPORT_STATUS_LABELS,
+                           send_again_form=SendAgainForm(formdata=None)
+                           if services.may_send_again(job, utcnow()) else None,
                            view_args=ListView.from_query(job.query).to_args())
 
 
@@ -48,3 +66,17 @@ def download(job_id: int):
                          download_name=name, conditional=False, etag=False, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.post("/<int:job_id>/send-again")
+@login_required
+def send_again(job_id: int):
+    job = _own_job(job_id)
+    form = SendAgainForm()
+    if not form.validate_on_submit() or not services.may_send_again(job, utcnow()):
+        abandon_request_changes()
+        flash(_("This export is under way already."), "error")
+        return redirect(url_for("exports.show", job_id=job.id))
+    services.send_again(get_session(), job, current_user.id)
+    flash(_("The export was sent to a worker again."), "success")
+    return redirect(url_for("exports.show", job_id=job.id))
