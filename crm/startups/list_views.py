@@ -58,7 +58,7 @@ def render_list(args: Mapping[str, str], *, save_form: SaveViewForm | None = Non
         bulk_form=bulk_form if may_bulk else None,
         selected=set(bulk_form.ids.data or []) if may_bulk else set(),
         country_choices=sorted(options.countries, key=country_name),
-        current_after=args.get("after"), flag=listing.flag, format_number=format_number,
+        current_after=args.get("after"), format_number=format_number,
     ), status
 
 

@@ -371,9 +371,3 @@ def _distinct_values(kind: str, column) -> Select:
     return select(literal(kind).label("kind"), steps.c.value.label("value")).where(
         steps.c.value.is_not(None))
 
-
-def flag(country: str | None) -> str:
-    """The flag emoji of an ISO 3166 code (regional indicator letters)."""
-    if not country or len(country) != 2 or not country.isascii() or not country.isalpha():
-        return ""
-    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in country.upper())
