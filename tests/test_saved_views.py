@@ -129,3 +129,15 @@ def test_viewers_may_save_views_too(client_as, db):
     client, user = client_as(Role.VIEWER)
     assert save(client, "Everything landed", "status=landed").status_code == 302
     assert "Everything landed" in saved_links(page_text(client))
+
+
+def test_a_view_too_long_to_store_is_refused_next_to_the_name(db, client_as):
+    client, _ = client_as(Role.MANAGER)
+    view = "&".join(f"{name}={'ü' * 200}" for name in ("q", "event", "sector", "tag"))
+
+    response = save(client, "Huge", view)
+
+    assert response.status_code == 422
+    page = html.unescape(response.get_data(as_text=True))
+    assert "This view has too many filters to be saved." in page and 'value="Huge"' in page
+    assert fresh(db).scalars(select(SavedView)).all() == []

@@ -33,7 +33,9 @@ def clean_tag(text: str | None) -> str:
 class SaveViewForm(FlaskForm):
     name = StringField(_l("Name of this view"),
                        validators=[DataRequired(), Length(max=VIEW_NAME_MAX)])
-    view = HiddenField(validators=[Length(max=QUERY_MAX)])  # the list's query string
+    # The list's query string; re-read through the filters, whose values are capped, and
+    # checked for length by the view (the error belongs next to the name).
+    view = HiddenField()
 
 
 class DeleteViewForm(FlaskForm):
