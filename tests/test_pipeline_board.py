@@ -285,7 +285,9 @@ def test_more_keeps_the_filters_and_a_broken_cursor_starts_over(db, programme, c
                      after="not-a-cursor")
     assert len(card_ids(first)) == 20
     get_page(client, "/pipeline/column", 404, programme="corridor", stage="nowhere")
-    get_page(client, "/pipeline/", 404, programme="no-such-programme")
+    get_page(client, "/pipeline/column", 404, programme="no-such-programme", stage="lead")
+    # A link to a programme closed meanwhile opens the board of the first one.
+    assert "Pipeline: Corridor" in get_page(client, "/pipeline/", programme="no-such-programme")
 
 
 def test_cursor_round_trips():

@@ -104,10 +104,12 @@ def _filters() -> StartupFilters:
     return StartupFilters.from_args(request.args).without("programme", "stage")
 
 
-def _programme_and_version(db: Session, programmes: list[Programme], wanted: str):
-    """The programme asked for (the first one when none is), and its current version."""
+def _programme_and_version(db: Session, programmes: list[Programme], wanted: str, *,
+                           fall_back: bool = True):
+    """The programme asked for (else the first one, a shared link to a programme closed
+    meanwhile still opens the board), and its current version."""
     programme = next((p for p in programmes if p.key == wanted),
-                     programmes[0] if programmes and not wanted else None)
+                     programmes[0] if programmes and fall_back else None)
     if programme is None:
         return None, None
     try:
@@ -128,8 +130,6 @@ def board():
     programmes = queries.active_programmes(db)
     wanted = request.args.get("programme", "")
     programme, version = _programme_and_version(db, programmes, wanted)
-    if wanted and programme is None:
-        abort(404)
     notice = session.pop(NOTICE_KEY, None)
     if version is None:
         return render_template("programmes/board.html", programmes=programmes,
@@ -172,7 +172,8 @@ def column():
     db = get_session()
     programmes = queries.active_programmes(db)
     programme, version = _programme_and_version(db, programmes,
-                                                 request.args.get("programme", ""))
+                                                 request.args.get("programme", ""),
+                                                 fall_back=False)
     stage_key = request.args.get("stage", "")
     if version is None or stage_key not in version.parsed.stage_keys():
         abort(404)
@@ -206,7 +207,8 @@ def move():
     """Move one card through the engine; answer JSON to board.js, else redirect back."""
     db = get_session()
     wants_json = request.accept_mimetypes.best == "application/json"
-    enrollment = get_or_404(Enrollment, request.form.get("enrollment_id", type=int) or 0)
+    # The form names the enrollment; /pipeline/move?enrollment_id=N is the same request.
+    enrollment = get_or_404(Enrollment, request.values.get("enrollment_id", type=int) or 0)
     editable_startup(enrollment.startup_id)  # 403 for viewers and others' startups
     form = BoardMoveForm()
     back = same_site_path(form.next.data) or url_for("pipeline.board")
