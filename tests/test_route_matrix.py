@@ -108,6 +108,10 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "tasks.index": (STAFF, _no_args),
     "tasks.done": (EDITOR_OF_RECORD, lambda world, whose: {"task_id": world.of(whose)["task"]}),
     "tasks.reopen": (EDITOR_OF_RECORD, lambda world, whose: {"task_id": world.of(whose)["task"]}),
+    "tasks.snooze": (EDITOR_OF_RECORD, lambda world, whose: {"task_id": world.of(whose)["task"]}),
+    "tasks.reassign": (EDITOR_OF_RECORD,
+                       lambda world, whose: {"task_id": world.of(whose)["task"]}),
+    "work.index": (STAFF, _no_args),
     "pipeline.board": (STAFF, _no_args),
     "reports.index": (STAFF, _no_args),
     "documents.download": (STAFF, lambda world, whose: {"document_id":
