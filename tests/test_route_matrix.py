@@ -21,7 +21,10 @@ from werkzeug.datastructures import FileStorage
 from crm.core.enums import ActivityKind, Role
 from crm.db import get_session
 from crm.documents.services import store_document
-from crm.startups.models import Activity, Contact, Task
+from crm.exports import services as export_services
+from crm.imports import services as import_services
+from crm.startups.listing import ListView
+from crm.startups.models import Activity, Contact, SavedView, Task
 from crm.users.models import User
 from crm.workflow import engine
 from crm.workflow.engine import Actor
@@ -65,6 +68,8 @@ EDITORS = Access(viewer=DENIED)
 EDITOR_OF_RECORD = Access(viewer=DENIED, bd_other=DENIED)
 MANAGERS = Access(viewer=DENIED, bd_own=DENIED, bd_other=DENIED)
 ADMINS = Access(viewer=DENIED, bd_own=DENIED, bd_other=DENIED, manager=DENIED)
+#: Records only their creator may open (the world's belong to the two BD managers).
+OWNER_ONLY = Access(viewer=DENIED, bd_other=DENIED, manager=DENIED, admin=DENIED)
 
 
 @dataclass
@@ -87,6 +92,14 @@ def _enrollment_args(world: World, whose: str) -> dict:
 
 def _no_args(world: World, whose: str) -> dict:
     return {}
+
+
+def _contact_args(world: World, whose: str) -> dict:
+    return {"startup_id": world.of(whose)["startup"], "contact_id": world.of(whose)["contact"]}
+
+
+def _record(name: str, argument: str) -> Callable[[World, str], dict]:
+    return lambda world, whose: {argument: world.of(whose)[name]}
 
 
 ArgsOf = Callable[[World, str], dict]
@@ -135,6 +148,38 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "programme_admin.migrate": (ADMINS, lambda world, whose: {"key": world.programme_key}),
     "programme_admin.download": (ADMINS, lambda world, whose: {"key": world.programme_key,
                                                                "number": 1}),
+    "pipeline.column": (STAFF, lambda world, whose: {"programme": world.programme_key,
+                                                     "stage": "lead"}),
+    "pipeline.move": (EDITOR_OF_RECORD, _enrollment_args),  # the form's enrollment_id
+    "profile.new": (EDITORS, _no_args),
+    "profile.edit": (EDITOR_OF_RECORD, _startup_args),
+    "profile.add_contact": (EDITOR_OF_RECORD, _startup_args),
+    "profile.edit_contact": (EDITOR_OF_RECORD, _contact_args),
+    "profile.remove_contact": (EDITOR_OF_RECORD, _contact_args),
+    "profile.history": (MANAGERS, _startup_args),
+    "duplicates.index": (STAFF, _no_args),
+    "duplicates.dismiss": (EDITORS, _no_args),
+    "duplicates.merge": (EDITORS, _no_args),
+    "startup_list.save_view": (STAFF, _no_args),
+    "startup_list.export_view": (STAFF, _no_args),
+    "startup_list.bulk_assign": (EDITORS, _no_args),
+    "startup_list.bulk_tag": (EDITORS, _no_args),
+    "startup_list.bulk_export": (EDITORS, _no_args),
+    # A saved view is its owner's alone: to anyone else it does not exist.
+    "startup_list.delete_view": (Access(viewer=MISSING, bd_other=MISSING, manager=MISSING,
+                                        admin=MISSING), _record("saved_view", "view_id")),
+    "exports.show": (OWNER_ONLY, _record("export", "job_id")),
+    "exports.download": (OWNER_ONLY, _record("export", "job_id")),
+    "exports.send_again": (OWNER_ONLY, _record("export", "job_id")),
+    "imports.index": (EDITORS, _no_args),
+    "imports.upload": (EDITORS, _no_args),
+    "imports.show": (EDITOR_OF_RECORD, _record("import", "job_id")),
+    "imports.mapping": (EDITOR_OF_RECORD, _record("import", "job_id")),
+    "imports.progress": (EDITOR_OF_RECORD, _record("import", "job_id")),
+    "imports.run": (EDITOR_OF_RECORD, _record("import", "job_id")),
+    "imports.resend": (EDITOR_OF_RECORD, _record("import", "job_id")),
+    "imports.create_anyway": (EDITOR_OF_RECORD, lambda world, whose: {
+        "job_id": world.of(whose)["import"], "row": 2}),
 }
 
 #: Routes that change the caller's own session are called anonymously only (test_auth has more).
@@ -156,8 +201,16 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
     item = db.scalar(select(ChecklistItem.id).where(ChecklistItem.enrollment_id == enrollment.id)
                      .limit(1))
     contact = db.scalar(select(Contact.id).where(Contact.startup_id == startup.id))
+    saved_view = SavedView(user_id=owner.id, name="My overdue leads", query="owner=me&overdue=1")
+    db.add(saved_view)
+    leads = import_services.upload(db, FileStorage(
+        io.BytesIO(b"Name,Country\nAcme Robotics,DE\n"), filename="leads.csv"), owner)
+    export = export_services.request_export(db, owner, ListView(), "csv")
+    db.commit()
+    export_services.run_export_job(db, export.id)
     return {"startup": startup.id, "enrollment": enrollment.id, "task": task.id,
-            "document": document.id, "item": item, "contact": contact}
+            "document": document.id, "item": item, "contact": contact,
+            "saved_view": saved_view.id, "import": leads.id, "export": export.id}
 
 
 @pytest.fixture

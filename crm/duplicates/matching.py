@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlmodel import Session
@@ -61,6 +62,10 @@ _HOST = re.compile(r"[\w.-]+")
 _WWW = re.compile(r"^www\d*\.")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
+
+#: Why a startup is a probable duplicate, as shown next to it.
+REASON_LABELS = {"domain": _l("same website"), "email": _l("same contact email"),
+                 "name": _l("similar name")}
 
 @dataclass
 class Candidate:

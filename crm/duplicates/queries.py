@@ -16,7 +16,14 @@ from itertools import combinations
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
-from crm.duplicates.matching import NAME_THRESHOLD, SHARED_DOMAINS, is_shared_domain, name_score
+from crm.duplicates.matching import (
+    NAME_THRESHOLD,
+    SHARED_DOMAINS,
+    Candidate,
+    is_shared_domain,
+    name_score,
+    probable_duplicates,
+)
 from crm.duplicates.models import DuplicateDismissal
 from crm.startups.models import Contact, Startup
 from crm.users.models import User
@@ -169,3 +176,22 @@ def _pairs_of(group: _Group, reason: str, rows: dict[int, StartupRow],
         pairs.append(DuplicatePair(first, second, reason, detail, score))
     pairs.sort(key=lambda pair: -pair.score)
     return pairs[:PAIRS_PER_GROUP]
+
+
+def possible_duplicates_of(db: Session, startup: Startup, contacts: list[Contact],
+                           limit: int = 3) -> list[Candidate]:
+    """For the startup's page: probable duplicates not yet dismissed as different, best first."""
+    candidates = probable_duplicates(
+        db, name=startup.name, domain=startup.domain, exclude_ids=[startup.id],
+        emails=[contact.email for contact in contacts if contact.email], limit=limit)
+    if not candidates:
+        return []
+    others = [candidate.startup.id for candidate in candidates]
+    dismissed = set(db.execute(
+        select(DuplicateDismissal.first_startup_id, DuplicateDismissal.second_startup_id)
+        .where(or_(and_(DuplicateDismissal.first_startup_id == startup.id,
+                        DuplicateDismissal.second_startup_id.in_(others)),
+                   and_(DuplicateDismissal.second_startup_id == startup.id,
+                        DuplicateDismissal.first_startup_id.in_(others))))).all())
+    return [candidate for candidate in candidates
+            if tuple(sorted((startup.id, candidate.startup.id))) not in dismissed]

@@ -20,6 +20,7 @@ from crm.core.enums import (
 )
 from crm.core.i18n import country_name
 from crm.db import abandon_request_changes, get_or_404, get_session
+from crm.duplicates.matching import REASON_LABELS
 from crm.startups import profile
 from crm.startups.access import editable_startup
 from crm.startups.models import Contact, Startup
@@ -59,6 +60,21 @@ ACTION_LABELS = {
     "contact.updated": _l("Contact changed"),
     "contact.removed": _l("Contact removed"),
     "activity.logged": _l("Activity logged"),
+    "startup.merged": _l("Merged with another record"),
+    "startup.merged_into": _l("Merged into another record"),
+    "startup.imported": _l("Imported"),
+    "duplicates.dismissed": _l("Marked as not a duplicate"),
+    "enrollment.enrolled": _l("Enrolled"),
+    "enrollment.moved": _l("Stage changed"),
+    "enrollment.field_set": _l("Programme answer set"),
+    "checklist.settled": _l("Checklist item settled"),
+    "document.uploaded": _l("Document uploaded"),
+    "document.downloaded": _l("Document downloaded"),
+    "task.created": _l("Task created"),
+    "task.completed": _l("Task done"),
+    "task.reopened": _l("Task reopened"),
+    "task.snoozed": _l("Task snoozed"),
+    "task.reassigned": _l("Task reassigned"),
 }
 _VALUE_LABELS = {"funding_stage": FUNDING_STAGE_LABELS, "source": LEAD_SOURCE_LABELS,
                  "status": STARTUP_STATUS_LABELS, "language": LANGUAGE_LABELS}
@@ -147,13 +163,11 @@ def startup_change_history(startup_id: int) -> dict | None:
 # New startup ----------------------------------------------------------------------------------
 
 
-DUPLICATE_REASONS = {"domain": _l("same website"), "email": _l("same contact email"),
-                     "name": _l("similar name")}
 
 
 def _render_new(form: NewStartupForm, duplicates=None, status: int = 200):
     return render_template("startups/new.html", form=form, duplicates=duplicates or [],
-                           duplicate_reasons=DUPLICATE_REASONS), status
+                           duplicate_reasons=REASON_LABELS), status
 
 
 @bp.route("/startups/new", methods=["GET", "POST"])

@@ -1,0 +1,61 @@
+"""The BD manager's workspace with the demo data, as a person sees it in Chromium.
+
+Set E2E_SCREENSHOTS to a folder to keep a picture of each page (docs/screenshots holds them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from playwright.sync_api import Page, expect
+
+from crm.db import unit_of_work
+from crm.demo.data import DEMO_PASSWORD, DEMO_USERS
+from crm.demo.loader import load_demo_data
+
+PRIYA = next(user for user in DEMO_USERS if user.name == "Priya Raghavan")
+
+
+@pytest.fixture
+def demo(app, monkeypatch) -> None:
+    monkeypatch.setattr("crm.users.services.hash_password",
+                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash)
+    with app.app_context(), unit_of_work() as session:
+        load_demo_data(session)
+
+
+def shot(page: Page, name: str) -> None:
+    folder = os.environ.get("E2E_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
+
+
+def test_list_board_startup_page_and_my_work_with_demo_data(page, live_server, demo):
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(PRIYA.email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/work/$"))
+    expect(page.get_by_role("heading", name="My work")).to_be_visible()
+    shot(page, "my-work")
+
+    page.goto(live_server + "/?owner=me&sort=name")
+    rows = page.locator("table tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() > 3
+    shot(page, "startups")
+
+    page.goto(live_server + "/pipeline/?programme=karnataka_corridor")
+    expect(page.get_by_role("heading", name=re.compile("Karnataka"))).to_be_visible()
+    assert page.locator(".board-card").count() > 3
+    shot(page, "pipeline")
+
+    page.goto(live_server + "/?owner=me&sort=name")
+    rows.first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    shot(page, "startup")
