@@ -50,10 +50,12 @@ def test_list_board_startup_page_and_my_work_with_demo_data(page, live_server, d
     assert rows.count() > 3
     shot(page, "startups")
 
+    page.set_viewport_size({"width": 2300, "height": 900})  # every column of the board
     page.goto(live_server + "/pipeline/?programme=karnataka_corridor")
     expect(page.get_by_role("heading", name=re.compile("Karnataka"))).to_be_visible()
     assert page.locator(".board-card").count() > 3
     shot(page, "pipeline")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.goto(live_server + "/?owner=me&sort=name")
     rows.first.get_by_role("link").first.click()
