@@ -25,11 +25,10 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from sqlalchemy import event, literal, select, union_all, update
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import literal, select, union_all, update
 from sqlmodel import Session
 
-from crm.core import audit
+from crm.core import after_commit, audit
 from crm.core.clock import utcnow
 from crm.core.enums import (
     FUNDING_STAGE_LABELS,
@@ -60,7 +59,6 @@ FORMATS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TO_ENQUEUE = "exports.to_enqueue"  # key in Session.info: jobs to send once committed
 
 
 class ExportRefused(Exception):
@@ -259,7 +257,7 @@ def request_export(db: Session, user: User, view: ListView, file_format: str) ->
     audit.record(db, "startups.export_requested", actor_user_id=user.id,
                  object_type="export_job", object_id=job.id, query=job.query,
                  file_format=file_format)
-    db.info.setdefault(_TO_ENQUEUE, []).append(job.id)
+    after_commit.send_task(db, "workers.exports.run_export", job.id)
     return job
 
 
@@ -280,7 +278,7 @@ def send_again(db: Session, job: ExportJob, user_id: int) -> None:
     db.flush()
     audit.record(db, "startups.export_sent_again", actor_user_id=user_id,
                  object_type="export_job", object_id=job.id)
-    db.info.setdefault(_TO_ENQUEUE, []).append(job.id)
+    after_commit.send_task(db, "workers.exports.run_export", job.id)
 
 
 def export_folder() -> Path:
@@ -355,32 +353,3 @@ def _counting(db: Session, job_id: int, rows: Iterator[list[Any]]) -> Iterator[l
 def record_download(db: Session, job: ExportJob, user_id: int) -> None:
     audit.record(db, "startups.export_downloaded", actor_user_id=user_id,
                  object_type="export_job", object_id=job.id, row_count=job.row_count)
-
-
-# Sending jobs once committed -------------------------------------------------------------------
-
-
-def _producer():
-    """A Celery app of the web process for sending tasks (configured like the workers')."""
-    app = current_app._get_current_object()
-    producer = app.extensions.get("exports.celery")
-    if producer is None:
-        from workers.celery_app import make_celery
-
-        producer = app.extensions["exports.celery"] = make_celery(app.config["SETTINGS"])
-    return producer
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _send_committed_jobs(session: OrmSession) -> None:
-    for job_id in session.info.pop(_TO_ENQUEUE, []):
-        try:
-            _producer().send_task("workers.exports.run_export", args=[job_id])
-        except Exception:  # the job stays queued; its page says so
-            log.exception("could not send export job %s to the broker", job_id)
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _forget_uncommitted_jobs(session: OrmSession, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_TO_ENQUEUE, None)

@@ -36,11 +36,10 @@ from sqlmodel import Session
 from werkzeug.datastructures import FileStorage
 
 from crm import db as database
-from crm.core import audit
+from crm.core import after_commit, audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActivityKind, ImportStatus, LeadSource, Role
 from crm.duplicates.matching import normalise_email, probable_duplicates
-from crm.imports import queue
 from crm.imports.fields import FIELD_LABELS, FIELDS, IGNORE, guess_mapping, header_key
 from crm.imports.fields import header_signature as signature_of
 from crm.imports.models import ImportJob, ImportMapping
@@ -429,7 +428,7 @@ def _queue(db: Session, job: ImportJob, *, dry_run: bool) -> None:
     db.add(job)
     db.flush()
     task = "workers.imports.check_import" if dry_run else "workers.imports.run_import"
-    queue.send_after_commit(db, task, job.id)
+    after_commit.send_task(db, task, job.id)
 
 
 # Dry run and run: what the worker does ------------------------------------------------------
