@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -16,10 +15,10 @@ from sqlmodel import Session
 from werkzeug.datastructures import FileStorage
 
 from crm.core import audit
+from crm.core.uploads import read_capped, sent_name
 from crm.documents.models import Document
 
 MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
-_CHUNK = 64 * 1024
 _NEW_FILES = "documents.new_files"  # key in Session.info: files written in this transaction
 
 
@@ -64,7 +63,7 @@ def store_document(db: Session, startup_id: int, file_storage: FileStorage | Non
     """
     if file_storage is None or not file_storage.filename:
         raise DocumentRejected(_l("Choose a file to upload."))
-    content = _read_capped(file_storage)
+    content = read_capped(file_storage, MAX_DOCUMENT_BYTES)
     if not content:
         raise DocumentRejected(_l("The file is empty."))
     if len(content) > MAX_DOCUMENT_BYTES:
@@ -103,27 +102,14 @@ def record_download(db: Session, document: Document, user_id: int) -> Path:
     return path_of(document)
 
 
-def _read_capped(file_storage: FileStorage) -> bytes:
-    """At most one byte more than allowed, so an oversize file is known without reading it all."""
-    chunks, remaining = [], MAX_DOCUMENT_BYTES + 1
-    while remaining > 0:
-        chunk = file_storage.stream.read(min(_CHUNK, remaining))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
 def _kind_of(content: bytes) -> FileKind | None:
     return next((kind for kind in ACCEPTED_KINDS
                  if any(content.startswith(magic) for magic in kind.magic)), None)
 
 
-def _display_name(sent_name: str, kind: FileKind) -> str:
+def _display_name(name: str, kind: FileKind) -> str:
     """The sent name without folders or control characters, with a suffix fitting its content."""
-    name = PureWindowsPath(PurePosixPath(sent_name).name).name
-    name = "".join(char for char in name if unicodedata.category(char)[0] != "C").strip(" .")
+    name = sent_name(name)
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem = suffix

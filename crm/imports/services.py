@@ -18,11 +18,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -39,6 +38,7 @@ from crm import db as database
 from crm.core import after_commit, audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActivityKind, ImportStatus, LeadSource, Role
+from crm.core.uploads import read_capped, sent_name
 from crm.duplicates.matching import normalise_email, probable_duplicates
 from crm.imports.fields import FIELD_LABELS, FIELDS, IGNORE, guess_mapping, header_key
 from crm.imports.fields import header_signature as signature_of
@@ -73,7 +73,6 @@ STALE_QUEUED = timedelta(minutes=2)
 #: Serialises runs on PostgreSQL (pg_advisory_xact_lock): two files importing the same new
 #: startup at once would otherwise both create it.
 _RUN_LOCK_KEY = 4_700_101
-_CHUNK = 64 * 1024
 _NEW_FILES = "imports.new_files"  # Session.info: files written in this transaction
 _DONE_FILES = "imports.done_files"  # Session.info: files to delete once this commits
 
@@ -214,7 +213,7 @@ def upload(db: Session, file_storage: FileStorage | None, actor: User) -> Import
     _check(actor)
     if file_storage is None or not file_storage.filename:
         raise ImportFileRejected(_l("Choose a file to upload."))
-    content = _read_capped(file_storage)
+    content = read_capped(file_storage, MAX_FILE_BYTES)
     table = read_table(content)
     signature = signature_of(table.headers)
     remembered = db.get(ImportMapping, signature)
@@ -242,21 +241,8 @@ def upload(db: Session, file_storage: FileStorage | None, actor: User) -> Import
     return job
 
 
-def _read_capped(file_storage: FileStorage) -> bytes:
-    chunks, remaining = [], MAX_FILE_BYTES + 1
-    while remaining > 0:
-        chunk = file_storage.stream.read(min(_CHUNK, remaining))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _display_name(sent_name: str) -> str:
-    name = PureWindowsPath(PurePosixPath(sent_name).name).name
-    name = "".join(char for char in name if unicodedata.category(char)[0] != "C").strip(" .")
-    return (name or "import")[:255]
+def _display_name(name: str) -> str:
+    return (sent_name(name) or "import")[:255]
 
 
 def _initial_mapping(headers: list[str], remembered: ImportMapping | None) -> dict[str, Any]:
