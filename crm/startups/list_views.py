@@ -93,6 +93,13 @@ def _refused(form_args: dict[str, str], **forms):
     return render_list(form_args, status=422, **forms)
 
 
+def _incomplete(query: str | None):
+    """A form without its token or hidden fields (an old page): nothing done, back to the list."""
+    abandon_request_changes()
+    flash(_("This form is incomplete. Reload the page and try again."), "error")
+    return _back_to_list(query)
+
+
 # Saved views -----------------------------------------------------------------------------------
 
 
@@ -125,9 +132,7 @@ def delete_view(view_id: int):
         abort(404)  # someone else's views are not there for this user
     form = DeleteViewForm()
     if not form.validate_on_submit():
-        abandon_request_changes()
-        flash(_("This form is incomplete. Reload the page and try again."), "error")
-        return _back_to_list(form.view.data)
+        return _incomplete(form.view.data)
     name = saved.name
     saved_views.delete_view(get_session(), current_user, saved)
     flash(_("View “%(name)s” deleted.", name=name), "success")
@@ -137,13 +142,14 @@ def delete_view(view_id: int):
 # Bulk actions ----------------------------------------------------------------------------------
 
 
-def _bulk_form(db: Session) -> BulkForm:
-    """The posted bulk form, for editors only (viewers get 403)."""
+def _posted_bulk(db: Session) -> tuple[BulkForm, dict[str, str], list[int] | None]:
+    """The posted bulk form (editors only: viewers get 403), the list args it was posted from,
+    and its selection if the form is sound and names at least one row (else None)."""
     if not bulk.may_act_in_bulk(current_user):
         abort(403)
     form = BulkForm()
     _owner_choices(form, bulk.owner_choices(db, current_user))
-    return form
+    return form, _list_args(form.view.data, form.after.data), _checked_selection(form)
 
 
 def _checked_selection(form: BulkForm) -> list[int] | None:
@@ -180,9 +186,7 @@ def _flash_outcome(outcome: bulk.BulkOutcome, unchanged_message: str) -> None:
 @login_required
 def bulk_assign():
     db = get_session()
-    form = _bulk_form(db)
-    args = _list_args(form.view.data, form.after.data)
-    ids = _checked_selection(form)
+    form, args, ids = _posted_bulk(db)
     choices = {choice.value for choice in form.owner.choices if choice.value}
     new_owner = None
     if form.owner.data in choices:
@@ -206,9 +210,7 @@ def bulk_assign():
 @login_required
 def bulk_tag():
     db = get_session()
-    form = _bulk_form(db)
-    args = _list_args(form.view.data, form.after.data)
-    ids = _checked_selection(form)
+    form, args, ids = _posted_bulk(db)
     tag = clean_tag(form.tag.data)
     if not tag and not form.tag.errors:
         form.tag.errors = [*form.tag.errors, _("Type the tag to add.")]
@@ -224,9 +226,7 @@ def bulk_tag():
 @login_required
 def bulk_export():
     db = get_session()
-    form = _bulk_form(db)
-    args = _list_args(form.view.data, form.after.data)
-    ids = _checked_selection(form)
+    form, args, ids = _posted_bulk(db)
     if form.format.data not in exports.FORMATS:
         form.format.errors = [_("Choose CSV or XLSX.")]
     if ids is None or form.format.errors:
@@ -246,9 +246,7 @@ def export_view():
     form = ExportForm()
     args = _list_args(form.view.data)
     if not form.validate_on_submit():
-        abandon_request_changes()
-        flash(_("This form is incomplete. Reload the page and try again."), "error")
-        return _back_to_list(form.view.data)
+        return _incomplete(form.view.data)
     view = ListView.from_args(args)
     if exports.too_large_for_request(db, view, current_user.id):
         job = exports.request_export(db, current_user, view, form.format.data)
