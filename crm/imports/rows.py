@@ -12,7 +12,6 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-import phonenumbers
 from babel import Locale
 from flask_babel import lazy_gettext as _l
 
@@ -24,6 +23,7 @@ from crm.startups.profile_forms import (
     DESCRIPTION_MAX,
     EARLIEST_FOUNDED,
     NOT_COUNTRIES,
+    e164,
     normalised_email,
 )
 from crm.startups.search import folded_variants, name_key
@@ -362,19 +362,11 @@ def _parse_email(row: ImportRow, value: str | None) -> str | None:
 
 
 def _parse_phone(row: ImportRow, value: str | None, country: str | None) -> str | None:
-    text = (value or "").strip()
-    if not text:
-        return None
-    if text.startswith("00"):
-        text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else country)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+        return e164(value, region=country)
+    except ValueError:
         row.problem("phone_invalid", "contact_phone", value.strip())
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _parse_owner(row: ImportRow, value: str | None, context: RowContext) -> int | None:

@@ -50,15 +50,18 @@ PHONE_INPUT = {"type": "text", "inputmode": "tel", "autocomplete": "off"}
 # Checks and normalisation shared by the forms and the views ----------------------------------
 
 
-def e164(value: str | None) -> str | None:
-    """The phone number in E.164 ("+492111234567"), None if empty; ValueError if not a number."""
+def e164(value: str | None, region: str | None = None) -> str | None:
+    """The phone number in E.164 ("+492111234567"), None if empty; ValueError if not a number.
+
+    Without a leading + (or 00) the number is read as one of `region` (a country code), if given.
+    """
     text = (value or "").strip()
     if not text:
         return None
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, None)
+        number = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as error:
         raise ValueError(str(error)) from None
     if not phonenumbers.is_valid_number(number):
@@ -141,6 +144,18 @@ def language_choices() -> list[SelectChoice]:
 # Forms ----------------------------------------------------------------------------------------
 
 
+class VersionChecked:
+    """A form that posts back the version of the record as it was shown, to refuse stale saves."""
+
+    version = HiddenField()
+
+    def expected_version(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+
 class StartupProfileForm(FlaskForm):
     """The editable profile; `country` and `owner` choices are set by the view."""
 
@@ -200,14 +215,8 @@ class StartupProfileForm(FlaskForm):
         return data
 
 
-class StartupEditForm(StartupProfileForm):
-    version = HiddenField()
-
-    def expected_version(self) -> int | None:
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
+class StartupEditForm(VersionChecked, StartupProfileForm):
+    pass
 
 
 class NewStartupForm(StartupProfileForm):
@@ -238,7 +247,7 @@ class NewStartupForm(StartupProfileForm):
                 "language": self.contact_language.data}
 
 
-class ContactForm(FlaskForm):
+class ContactForm(VersionChecked, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = StringField(_l("Email"), validators=[Optional(), Length(max=254), _check_email],
                         render_kw={"type": "email", "autocomplete": "off"})
@@ -249,27 +258,12 @@ class ContactForm(FlaskForm):
     language = SelectField(_l("Language"), choices=language_choices,
                            validators=[InputRequired()], default=Language.EN.value,
                            description=_l("The language emails to this person are written in."))
-    version = HiddenField()
 
     def contact_values(self) -> dict[str, Any]:
         return {"name": self.name.data, "email": normalised_email(self.email.data),
                 "phone": e164(self.phone.data), "role": self.role.data,
                 "language": self.language.data}
 
-    def expected_version(self) -> int | None:
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
 
-
-class RemoveContactForm(FlaskForm):
+class RemoveContactForm(VersionChecked, FlaskForm):
     """The confirmation step: the contact's version as it was shown."""
-
-    version = HiddenField()
-
-    def expected_version(self) -> int | None:
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
