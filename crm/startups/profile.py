@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, delete, literal, or_, select, union_all, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlmodel import Session
 
 from crm.core import audit
@@ -22,6 +22,7 @@ from crm.core.enums import FundingStage, Language, LeadSource, Role
 from crm.duplicates.matching import Candidate, normalise_domain, probable_duplicates
 from crm.startups.access import can_edit_startup
 from crm.startups.models import Contact, Startup, StartupSector, StartupTag
+from crm.startups.queries import sectors_and_tags
 from crm.startups.search import refresh_search_fields
 from crm.startups.services import NotAllowed
 from crm.users.models import User
@@ -167,21 +168,10 @@ def _clean_contact(values: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _labels_of(db: Session, startup_id: int) -> tuple[list[str], list[str]]:
-    """The startup's sectors and tags, each sorted: one query."""
-    rows = db.execute(union_all(
-        select(literal("sector").label("kind"), StartupSector.sector.label("value"))
-        .where(StartupSector.startup_id == startup_id),
-        select(literal("tag").label("kind"), StartupTag.tag.label("value"))
-        .where(StartupTag.startup_id == startup_id),
-    )).all()
-    return (sorted((value for kind, value in rows if kind == "sector"), key=str.casefold),
-            sorted((value for kind, value in rows if kind == "tag"), key=str.casefold))
-
-
 def profile_values(db: Session, startup: Startup) -> dict[str, Any]:
     """The startup's editable fields as stored (JSON-ready), sectors and tags included."""
-    sectors, tags = _labels_of(db, startup.id) if startup.id else ([], [])
+    sectors, tags = (sectors_and_tags(db, startup.id, key=str.casefold) if startup.id
+                     else ([], []))
     values = {name: _plain(getattr(startup, name)) for name in PROFILE_FIELDS
               if name not in ("sectors", "tags")}
     values.update(sectors=sectors, tags=tags)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
@@ -121,7 +123,7 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     staff = possible_assignees(db, startup, including_owner=True)
     owner = next((user for user in staff if user.id == startup.owner_id), None)
     assignees = [user for user in staff if user.is_active and can_edit_startup(user, startup)]
-    sectors, tags = _sectors_and_tags(db, startup_id)
+    sectors, tags = sectors_and_tags(db, startup_id)
     contacts = db.scalars(select(Contact).where(Contact.startup_id == startup_id)
                           .order_by(Contact.name)).all()
     enrollments = [
@@ -143,16 +145,17 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
                          enrollable_programmes(db, startup_id))
 
 
-def _sectors_and_tags(db: Session, startup_id: int) -> tuple[list[str], list[str]]:
-    """Both in one query, each sorted."""
+def sectors_and_tags(db: Session, startup_id: int,
+                     key: Callable[[str], Any] | None = None) -> tuple[list[str], list[str]]:
+    """The startup's sectors and tags in one query, each sorted (by `key`, if given)."""
     rows = db.execute(union_all(
         select(literal("sector").label("kind"), StartupSector.sector.label("value"))
         .where(StartupSector.startup_id == startup_id),
         select(literal("tag").label("kind"), StartupTag.tag.label("value"))
         .where(StartupTag.startup_id == startup_id),
     )).all()
-    return (sorted(value for kind, value in rows if kind == "sector"),
-            sorted(value for kind, value in rows if kind == "tag"))
+    return (sorted((value for kind, value in rows if kind == "sector"), key=key),
+            sorted((value for kind, value in rows if kind == "tag"), key=key))
 
 
 @dataclass
@@ -238,23 +241,3 @@ def enrollable_programmes(db: Session, startup_id: int) -> list[Programme]:
                            .where(Programme.is_active, Programme.current_version > 0,
                                   ~openly_enrolled)
                            .order_by(Programme.name_en)))
-
-
-@dataclass
-class TaskRow:
-    task: Task
-    startup_name: str | None
-
-
-def open_tasks_for(db: Session, assignee_id: int | None, limit: int = 200) -> list[TaskRow]:
-    """Open tasks, earliest due first; everyone's when assignee_id is None."""
-    query = (
-        select(Task, Startup.name)
-        .outerjoin(Startup, Startup.id == Task.startup_id)
-        .where(Task.done_at.is_(None))
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .limit(limit)
-    )
-    if assignee_id is not None:
-        query = query.where(Task.assignee_id == assignee_id)
-    return [TaskRow(task, name) for task, name in db.execute(query).all()]
