@@ -35,6 +35,12 @@ def _job(job_id: int) -> ImportJob:
     return job
 
 
+def _tell_refused(refused: services.ImportRefused) -> None:
+    """Nothing the refused action half-wrote stays; the user is told why."""
+    abandon_request_changes()
+    flash(str(refused.message), "error")
+
+
 @bp.get("/")
 @role_required(*EDITOR_ROLES)
 def index():
@@ -81,8 +87,7 @@ def mapping(job_id: int):
                               form.source_detail.data, current_user)
         checked_now = services.check(db, job, current_user)
     except services.ImportRefused as refused:
-        abandon_request_changes()
-        flash(str(refused.message), "error")
+        _tell_refused(refused)
         return _mapping_page(job, form, 422)
     if not checked_now:
         flash(_("The file is large: a worker checks it now. This page shows how far it got."),
@@ -134,10 +139,9 @@ def run(job_id: int):
     try:
         services.request_run(get_session(), job, current_user)
     except services.ImportRefused as refused:
-        abandon_request_changes()
-        flash(str(refused.message), "error")
-        return redirect(url_for("imports.show", job_id=job.id))
-    flash(_("The import is running. You may leave this page; it goes on."), "success")
+        _tell_refused(refused)
+    else:
+        flash(_("The import is running. You may leave this page; it goes on."), "success")
     return redirect(url_for("imports.show", job_id=job.id))
 
 
@@ -149,8 +153,7 @@ def create_anyway(job_id: int, row: int):
         services.create_anyway(get_session(), job, row, request.form.get("create") == "1",
                                current_user)
     except services.ImportRefused as refused:
-        abandon_request_changes()
-        flash(str(refused.message), "error")
+        _tell_refused(refused)
     shown = request.form.get("show")
     after = request.form.get("after", type=int)
     return redirect(url_for("imports.show", job_id=job.id,
@@ -165,6 +168,5 @@ def resend(job_id: int):
     try:
         services.resend(get_session(), job, current_user)
     except services.ImportRefused as refused:
-        abandon_request_changes()
-        flash(str(refused.message), "error")
+        _tell_refused(refused)
     return redirect(url_for("imports.show", job_id=job.id))
