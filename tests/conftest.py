@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from flask import Flask
@@ -16,6 +17,7 @@ from sqlmodel import Session
 
 from crm import create_app
 from crm.config import Settings
+from crm.core.clock import set_clock
 from crm.core.enums import Role
 from crm.db import get_session
 from crm.migrate import upgrade
@@ -105,6 +107,18 @@ def db(app) -> Iterator[Session]:
     """
     with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture
+def clock() -> Iterator[Callable[[datetime], None]]:
+    """`clock(moment)` stops the app's clock at that moment; the real clock comes back after the
+    test."""
+
+    def at(moment: datetime) -> None:
+        set_clock(lambda: moment)
+
+    yield at
+    set_clock(None)
 
 
 def fresh(db: Session) -> Session:

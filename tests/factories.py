@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 
 import yaml
 from sqlmodel import Session
 
 from crm.programmes.models import Programme
 from crm.programmes.services import load_definition
-from crm.startups.models import Contact, Startup
+from crm.startups.models import Contact, Startup, Task
 from crm.startups.search import refresh_search_fields
+from crm.users.models import User
 
 SIMPLE_DEFINITION = {
     "key": "corridor",
@@ -71,6 +73,18 @@ def make_startup(db: Session, name: str = "Bengaluru Robotics", *, country: str 
     refresh_search_fields(db, startup)
     db.commit()
     return startup
+
+
+def add_task(db: Session, title: str, assignee: User, due_at: datetime | None = None, *,
+             startup: Startup | None = None, done: bool = False, **fields) -> Task:
+    """A task for the assignee (committed); `done` marks it done on 1 January 2026."""
+    if done:
+        fields.setdefault("done_at", datetime(2026, 1, 1, tzinfo=UTC))
+    task = Task(title=title, assignee_id=assignee.id, due_at=due_at,
+                startup_id=startup.id if startup else None, **fields)
+    db.add(task)
+    db.commit()
+    return task
 
 
 def stage(key: str, en: str, de: str, **extra) -> dict:

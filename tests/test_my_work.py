@@ -9,33 +9,20 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 from sqlmodel import Session
 
-from crm.core.audit import AuditEvent
-from crm.core.clock import set_clock
 from crm.core.enums import EnrollmentStatus, Role
 from crm.startups.models import Startup, Task
 from crm.users.models import User
 from crm.workflow import engine
 from crm.workflow.models import Enrollment
-from tests.conftest import csrf_token, fresh, login
-from tests.factories import make_programme, make_startup
+from tests.conftest import csrf_token, login
+from tests.factories import add_task, make_programme, make_startup
+from tests.helpers import audit_events, post_keeping_flashes, stored
 
 # Tuesday 10 March 2026, 23:30 in Berlin (CET, UTC+1): half an hour before the local midnight.
 LATE_TUESDAY = datetime(2026, 3, 10, 22, 30, tzinfo=UTC)
 TUESDAY_MORNING = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock():
-    """Stop the app's clock at a moment; the real clock comes back after the test."""
-
-    def at(moment: datetime) -> None:
-        set_clock(lambda: moment)
-
-    yield at
-    set_clock(None)
 
 
 @pytest.fixture
@@ -69,33 +56,8 @@ def recent_list(page: str) -> str:
     return page.split('id="work-recent-title"', 1)[1].split("</section>", 1)[0]
 
 
-def add_task(db: Session, title: str, assignee: User, due_at: datetime | None = None, *,
-             startup: Startup | None = None, done: bool = False, **fields) -> Task:
-    task = Task(title=title, assignee_id=assignee.id, due_at=due_at,
-                startup_id=startup.id if startup else None,
-                done_at=datetime(2026, 1, 1, tzinfo=UTC) if done else None, **fields)
-    db.add(task)
-    db.commit()
-    return task
-
-
-def stored(db: Session, task: Task) -> Task:
-    """The task as the database has it now (the test's session may still hold an older copy)."""
-    fresh(db).expire_all()
-    return db.get(Task, task.id)
-
-
 def post(client, url: str, data: dict | None = None):
-    """Post with the client's CSRF token, read once (reading it renders a page, which would
-    show and so use up the flashed messages of earlier posts)."""
-    if not hasattr(client, "work_csrf_token"):
-        client.work_csrf_token = csrf_token(client, "/work/")
-    return client.post(url, data={**(data or {}), "csrf_token": client.work_csrf_token})
-
-
-def audit_events(db: Session, action: str) -> list[AuditEvent]:
-    return list(fresh(db).scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)))
+    return post_keeping_flashes(client, url, data, token_from="/work/")
 
 
 # --- grouping by due day -------------------------------------------------------------------

@@ -12,26 +12,18 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from crm.core.audit import AuditEvent
-from crm.core.clock import set_clock
 from crm.core.enums import Role
 from crm.startups import services
-from crm.startups.models import Startup, Task
+from crm.startups.models import Task
 from crm.users.models import User
 from crm.users.services import set_active
 from crm.workflow import engine
 from tests.conftest import csrf_token, fresh
-from tests.factories import make_programme, make_startup
+from tests.factories import add_task, make_programme, make_startup
+from tests.helpers import post_keeping_flashes as post
+from tests.helpers import stored
 
 FRIDAY = datetime(2026, 3, 27, 10, tzinfo=UTC)  # a week before Good Friday (3 April 2026)
-
-
-@pytest.fixture
-def clock():
-    def at(moment: datetime) -> None:
-        set_clock(lambda: moment)
-
-    yield at
-    set_clock(None)
 
 
 @pytest.fixture
@@ -39,26 +31,6 @@ def own(db, client_as):
     """A BD manager's client, the BD manager and a startup they own."""
     client, user = client_as(Role.BD_MANAGER)
     return client, user, make_startup(db, owner_id=user.id)
-
-
-def add_task(db: Session, title: str, assignee: User, startup: Startup | None = None,
-             **fields) -> Task:
-    task = Task(title=title, assignee_id=assignee.id,
-                startup_id=startup.id if startup else None, **fields)
-    db.add(task)
-    db.commit()
-    return task
-
-
-def stored(db: Session, task: Task) -> Task:
-    fresh(db).expire_all()
-    return db.get(Task, task.id)
-
-
-def post(client, url: str, data: dict | None = None):
-    if not hasattr(client, "tasks_csrf_token"):
-        client.tasks_csrf_token = csrf_token(client, "/tasks/")
-    return client.post(url, data={**(data or {}), "csrf_token": client.tasks_csrf_token})
 
 
 def listing(client, **params) -> str:
@@ -97,7 +69,7 @@ def test_snooze_and_reassign_from_the_list_go_back_to_it(db, own, make_user, clo
     client, user, startup = own
     manager = make_user(Role.MANAGER, name="Mia Manager")
     clock(FRIDAY)
-    task = add_task(db, "Call back", user, startup, due_at=datetime(2026, 3, 20, tzinfo=UTC))
+    task = add_task(db, "Call back", user, datetime(2026, 3, 20, tzinfo=UTC), startup=startup)
     page = listing(client)
     assert f'action="/tasks/{task.id}/snooze"' in page and 'value="/tasks/"' in page
     assert post(client, f"/tasks/{task.id}/snooze",
@@ -115,7 +87,7 @@ def test_snooze_and_reassign_from_the_list_go_back_to_it(db, own, make_user, clo
 
 def test_without_a_next_or_with_a_foreign_one_the_startup_page_is_where_it_goes(db, own):
     client, user, startup = own
-    task = add_task(db, "Call back", user, startup)
+    task = add_task(db, "Call back", user, startup=startup)
     for evil in ("", "https://evil.example/", "//evil.example/x", "/\\evil.example"):
         response = post(client, f"/tasks/{task.id}/snooze", {"until": "tomorrow", "next": evil})
         assert response.headers["Location"] == f"/startups/{startup.id}#tasks", evil
@@ -130,7 +102,7 @@ def test_only_people_who_may_work_on_the_startup_are_offered_and_accepted(db, ow
     gone = make_user(Role.MANAGER, name="Gerd Gone")
     set_active(db, db.get(User, gone.id), False, db.get(User, admin.id))
     db.commit()
-    task = add_task(db, "Call back", user, startup)
+    task = add_task(db, "Call back", user, startup=startup)
     floating = add_task(db, "No startup", user)
     page = listing(client)
     assert options_of(page, task) == ["Ada Admin", user.name, "Mia Manager"]
@@ -151,7 +123,7 @@ def test_only_people_who_may_work_on_the_startup_are_offered_and_accepted(db, ow
 
 def test_reassigning_to_the_same_person_changes_nothing(db, own):
     client, user, startup = own
-    task = add_task(db, "Call back", user, startup)
+    task = add_task(db, "Call back", user, startup=startup)
     before = audit_actions(db)
     assert post(client, f"/tasks/{task.id}/reassign", {"assignee": user.id}).status_code == 302
     assert audit_actions(db) == before
@@ -159,8 +131,9 @@ def test_reassigning_to_the_same_person_changes_nothing(db, own):
 
 def test_a_done_task_is_not_snoozed_and_a_bad_option_changes_nothing(db, own):
     client, user, startup = own
-    done = add_task(db, "Done already", user, startup, done_at=datetime(2026, 3, 1, tzinfo=UTC))
-    task = add_task(db, "Open", user, startup, due_at=datetime(2026, 3, 20, tzinfo=UTC))
+    done = add_task(db, "Done already", user, startup=startup,
+                    done_at=datetime(2026, 3, 1, tzinfo=UTC))
+    task = add_task(db, "Open", user, datetime(2026, 3, 20, tzinfo=UTC), startup=startup)
     before = audit_actions(db)
     post(client, f"/tasks/{done.id}/snooze", {"until": "tomorrow", "next": "/tasks/"})
     assert "This task is done already." in listing(client)
@@ -178,7 +151,7 @@ def test_viewers_and_other_bd_managers_may_not_snooze_or_reassign(db, client_as,
     owner = make_user(Role.BD_MANAGER)
     manager = make_user(Role.MANAGER)
     startup = make_startup(db, owner_id=owner.id)
-    task = add_task(db, "Owner's", owner, startup, due_at=datetime(2026, 3, 20, tzinfo=UTC))
+    task = add_task(db, "Owner's", owner, datetime(2026, 3, 20, tzinfo=UTC), startup=startup)
     floating = add_task(db, "Owner's own note", owner)
     client, _user = client_as(role)
     for target in (task, floating):
@@ -196,7 +169,7 @@ def test_managers_reassign_any_startups_task_to_its_owner(db, client_as, make_us
     owner = make_user(Role.BD_MANAGER, name="Olga Owner")
     startup = make_startup(db, owner_id=owner.id)
     client, manager = client_as(Role.MANAGER)
-    task = add_task(db, "Visa letter", manager, startup)
+    task = add_task(db, "Visa letter", manager, startup=startup)
     page = listing(client)
     assert options_of(page, task) == [manager.name, "Olga Owner"]
     assert post(client, f"/tasks/{task.id}/reassign", {"assignee": owner.id}).status_code == 302
@@ -207,7 +180,7 @@ def test_managers_reassign_any_startups_task_to_its_owner(db, client_as, make_us
 
 def test_posts_without_csrf_are_refused(db, own):
     client, user, startup = own
-    task = add_task(db, "Call back", user, startup)
+    task = add_task(db, "Call back", user, startup=startup)
     assert client.post(f"/tasks/{task.id}/snooze", data={"until": "tomorrow"}).status_code == 400
     assert client.post(f"/tasks/{task.id}/reassign",
                        data={"assignee": user.id}).status_code == 400
@@ -219,7 +192,7 @@ def test_the_services_check_permissions_themselves(app, db, make_user):
     other_bd = make_user(Role.BD_MANAGER)
     viewer = make_user(Role.VIEWER)
     startup = make_startup(db, owner_id=owner.id)
-    task = add_task(db, "Owner's", owner, startup)
+    task = add_task(db, "Owner's", owner, startup=startup)
     until = datetime(2026, 4, 1, tzinfo=UTC)
     for actor in (viewer, other_bd):
         with pytest.raises(services.NotAllowed):
