@@ -7,40 +7,19 @@ import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from crm.core.audit import AuditEvent
 from crm.core.enums import Role
 from crm.startups.models import Contact, Startup
-from tests.conftest import csrf_token, fresh
+from tests.conftest import fresh
 from tests.factories import make_startup
+from tests.helpers import audit_events, count, post, reloaded, text_of
 
 PHONE_HINT = "Enter the number in international format, e.g. +49 211 1234567"
 EMAIL_HINT = "Enter a valid email address, e.g. name@example.com"
 NEW_CONTACT = {"name": "Jürgen Weiß", "email": "J.Weiss@Example.DE", "phone": "+49 211 1234567",
                "role": "CFO", "language": "de"}
-
-
-def post(client, url: str, data: dict):
-    return client.post(url, data={**data, "csrf_token": csrf_token(client, "/tasks/")})
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def reloaded(db: Session, model, ident):
-    return fresh(db).get(model, ident, populate_existing=True)
-
-
-def count(db: Session, model, *conditions) -> int:
-    return fresh(db).scalar(select(func.count()).select_from(model).where(*conditions))
-
-
-def events(db: Session, action: str) -> list[AuditEvent]:
-    return list(fresh(db).scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                  .order_by(AuditEvent.id)))
 
 
 def form_value(page: str, name: str) -> str | None:
@@ -70,7 +49,7 @@ def test_a_contact_is_added_with_its_phone_in_e164_and_an_audit_event(db, own):
     assert (contact.email, contact.phone, contact.role, contact.language, contact.version) == (
         "j.weiss@example.de", "+492111234567", "CFO", "de", 1)
     assert "juergen weiss" in reloaded(db, Startup, startup.id).search_text
-    [event] = events(db, "contact.added")
+    [event] = audit_events(db, "contact.added")
     assert (event.object_type, event.object_id, event.actor_user_id) == (
         "startup", startup.id, user.id)
     assert event.details["contact_id"] == contact.id
@@ -109,7 +88,7 @@ def test_a_refused_contact_keeps_what_was_typed(db, own, changes, message):
         expected = changes.get(name, "Typed role" if name == "role" else NEW_CONTACT[name])
         assert form_value(page, name) == expected, name
     assert count(db, Contact, Contact.startup_id == startup.id) == 1  # the factory's
-    assert events(db, "contact.added") == []
+    assert audit_events(db, "contact.added") == []
 
 
 def contact_form(client, startup: Startup, contact: Contact) -> dict:
@@ -137,7 +116,7 @@ def test_a_contact_is_edited_with_before_and_after_in_the_audit_event(db, own):
         "asha@robotics.example", "+918012345678", "CEO", 2)
     search_text = reloaded(db, Startup, startup.id).search_text
     assert "asha@robotics.example" in search_text and "founder@" not in search_text
-    [event] = events(db, "contact.updated")
+    [event] = audit_events(db, "contact.updated")
     assert event.details["changes"] == {
         "email": ["founder@robotics.example", "asha@robotics.example"],
         "phone": [None, "+918012345678"], "role": [None, "CEO"]}
@@ -161,7 +140,7 @@ def test_an_edit_over_a_newer_save_is_refused_and_shows_both(db, own, client_as)
     assert form_value(page, "role") == "CTO" and form_value(page, "phone") == "+49 211 1234567"
     saved = reloaded(db, Contact, contact.id)
     assert (saved.role, saved.phone, saved.version) == ("COO", None, 2)
-    assert len(events(db, "contact.updated")) == 1
+    assert len(audit_events(db, "contact.updated")) == 1
     assert form_value(page, "version") == "2"
 
 
@@ -181,7 +160,7 @@ def test_removing_asks_first_then_removes_with_an_audit_event(db, own):
     assert response.status_code == 302
     assert count(db, Contact) == 0
     assert "founder@robotics.example" not in reloaded(db, Startup, startup.id).search_text
-    [event] = events(db, "contact.removed")
+    [event] = audit_events(db, "contact.removed")
     assert event.details["changes"]["email"] == ["founder@robotics.example", None]
     assert event.details["contact_id"] == contact_id
     page = text_of(client.get(f"/startups/{startup.id}"))
@@ -200,7 +179,7 @@ def test_removing_a_contact_changed_meanwhile_is_refused(db, own, client_as):
     assert response.status_code == 409
     page = text_of(response)
     assert "Someone else changed this contact meanwhile" in page and "Asha R. Rao" in page
-    assert count(db, Contact) == 1 and events(db, "contact.removed") == []
+    assert count(db, Contact) == 1 and audit_events(db, "contact.removed") == []
     assert post(client, remove_url, {"version": form_value(page, "version")}).status_code == 302
     assert count(db, Contact) == 0
 
@@ -245,7 +224,7 @@ def test_who_may_change_contacts(db, client_as, make_user, role, whose, allowed)
                 {"version": "2"}).status_code == post_status
     remaining = list(fresh(db).scalars(select(Contact.name)))
     assert remaining == (["Jürgen Weiß"] if allowed else ["Asha Rao"])
-    assert len(events(db, "contact.removed")) == (1 if allowed else 0)
+    assert len(audit_events(db, "contact.removed")) == (1 if allowed else 0)
 
 
 def test_posts_without_csrf_are_refused(db, own):

@@ -7,7 +7,7 @@ import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from crm.core.audit import AuditEvent
@@ -15,6 +15,7 @@ from crm.core.enums import Role
 from crm.startups.models import Contact, Startup, StartupSector, StartupTag
 from tests.conftest import csrf_token, fresh
 from tests.factories import make_startup
+from tests.helpers import audit_events, count, post, reloaded, text_of
 
 NEW_STARTUP = {
     "name": "Seoul Sensors", "website": "www.SeoulSensors.example/about", "country": "KR",
@@ -24,31 +25,6 @@ NEW_STARTUP = {
     "owner": "", "contact_name": "Min-jun Kim", "contact_email": "MinJun@SeoulSensors.example",
     "contact_phone": "+82 2 312 3456", "contact_role": "CEO", "contact_language": "de",
 }
-
-
-def post(client, url: str, data: dict):
-    return client.post(url, data={**data, "csrf_token": csrf_token(client, "/tasks/")})
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def reloaded(db: Session, model, ident):
-    """The row as the requests committed it (not the copy this session still holds)."""
-    return fresh(db).get(model, ident, populate_existing=True)
-
-
-def count(db: Session, model, *conditions) -> int:
-    return fresh(db).scalar(select(func.count()).select_from(model).where(*conditions))
-
-
-def events(db: Session, action: str, startup_id: int | None = None) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.action == action)
-    if startup_id is not None:
-        query = query.where(AuditEvent.object_type == "startup",
-                            AuditEvent.object_id == startup_id)
-    return list(fresh(db).scalars(query.order_by(AuditEvent.id)))
 
 
 def labels_of(db: Session, startup_id: int) -> tuple[list[str], list[str]]:
@@ -106,12 +82,12 @@ def test_a_startup_is_created_with_its_first_contact_and_an_audit_event(db, bd):
     contact = db.scalar(select(Contact).where(Contact.startup_id == startup.id))
     assert (contact.name, contact.email, contact.phone, contact.role, contact.language) == (
         "Min-jun Kim", "minjun@seoulsensors.example", "+8223123456", "CEO", "de")
-    [created] = events(db, "startup.created", startup.id)
+    [created] = audit_events(db, "startup.created", startup.id)
     assert created.actor_user_id == user.id
     assert created.details["values"]["name"] == "Seoul Sensors"
     assert created.details["values"]["sectors"] == ["Industry 4.0", "Mobility"]
     assert created.details["owner_names"] == [None, user.name]
-    [added] = events(db, "contact.added", startup.id)
+    [added] = audit_events(db, "contact.added", startup.id)
     assert added.details["changes"]["phone"] == [None, "+8223123456"]
     page = text_of(client.get(response.headers["Location"]))
     assert "Startup created." in page and "Min-jun Kim" in page and "Hannover Messe" in page
@@ -125,7 +101,7 @@ def test_a_manager_creates_an_unassigned_startup_without_a_contact(db, manager):
     startup = fresh(db).scalar(select(Startup))
     assert startup.owner_id is None and startup.owner_assigned_at is None
     assert startup.domain is None and startup.website is None
-    assert count(db, Contact) == 0 and events(db, "contact.added") == []
+    assert count(db, Contact) == 0 and audit_events(db, "contact.added") == []
 
 
 def test_a_probable_duplicate_is_shown_and_nothing_is_created_until_confirmed(db, bd):
@@ -143,14 +119,14 @@ def test_a_probable_duplicate_is_shown_and_nothing_is_created_until_confirmed(db
     assert form_value(page, "name") == "Seoul Sensors"
     assert form_value(page, "contact_phone") == "+82 2 312 3456"
     assert "Lidar for small robots." in page
-    assert count(db, Startup) == 1 and events(db, "startup.created") == []
+    assert count(db, Startup) == 1 and audit_events(db, "startup.created") == []
     # submitting again without ticking the box warns again
     assert "Possible duplicates" in text_of(post(client, "/startups/new", NEW_STARTUP))
     assert count(db, Startup) == 1
     response = post(client, "/startups/new", {**NEW_STARTUP, "create_anyway": "y"})
     assert response.status_code == 302
     assert count(db, Startup) == 2
-    [created] = events(db, "startup.created")
+    [created] = audit_events(db, "startup.created")
     assert created.details["duplicates_confirmed"] is True
 
 
@@ -275,7 +251,7 @@ def test_an_edit_saves_changed_fields_with_one_audit_event_of_before_and_after(d
     assert saved.version == 2
     assert "mueller robotics" in saved.search_text and "new.example" in saved.search_text
     assert labels_of(db, startup.id) == (["Green Tech", "Robotics"], ["b2b"])
-    [event] = events(db, "startup.updated", startup.id)
+    [event] = audit_events(db, "startup.updated", startup.id)
     assert event.actor_user_id == user.id
     assert event.details["changes"] == {
         "name": ["Old Name", "Müller Robotics"],
@@ -297,7 +273,7 @@ def test_saving_without_changes_writes_nothing(db, bd):
     assert response.status_code == 302
     assert "Nothing changed." in text_of(client.get(response.headers["Location"]))
     assert reloaded(db, Startup, startup.id).version == 1
-    assert events(db, "startup.updated") == []
+    assert audit_events(db, "startup.updated") == []
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -316,7 +292,7 @@ def test_a_refused_edit_keeps_what_was_typed_and_saves_nothing(db, bd, changes, 
     assert message in page and form_value(page, "city") == TYPED_CITY
     saved = reloaded(db, Startup, startup.id)
     assert saved.city is None and saved.version == 1 and saved.name == "Bengaluru Robotics"
-    assert events(db, "startup.updated") == []
+    assert audit_events(db, "startup.updated") == []
 
 
 def test_an_edit_over_someone_elses_newer_save_is_refused_with_both_values(db, bd, manager):
@@ -339,7 +315,7 @@ def test_an_edit_over_someone_elses_newer_save_is_refused_with_both_values(db, b
     saved = reloaded(db, Startup, startup.id)
     assert (saved.city, saved.team_size, saved.description, saved.version) == (
         "Mysuru", 40, "", 2)
-    assert len(events(db, "startup.updated")) == 1
+    assert len(audit_events(db, "startup.updated")) == 1
     # the form now carries their version: saving again replaces their values on purpose
     assert form_value(page, "version") == "2"
     again = {**mine, "city": "Bengaluru", "description": "My words", "version": "2"}
@@ -416,7 +392,7 @@ def test_who_may_edit_a_profile(db, client_as, make_user, role, whose, get_statu
     assert post(client, f"/startups/{startup.id}/edit", data).status_code == post_status
     renamed = reloaded(db, Startup, startup.id).name == "Renamed"
     assert renamed is (post_status == 302)
-    assert len(events(db, "startup.updated")) == (1 if renamed else 0)
+    assert len(audit_events(db, "startup.updated")) == (1 if renamed else 0)
 
 
 @pytest.mark.parametrize(("role", "status"), [
