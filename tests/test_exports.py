@@ -7,9 +7,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,7 +16,6 @@ import pytest
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from crm.config import PROJECT_ROOT
 from crm.core.audit import AuditEvent
 from crm.core.clock import set_clock
 from crm.core.enums import ExportStatus, Role
@@ -31,6 +27,7 @@ from crm.workflow import engine
 from crm.workflow.engine import Actor
 from tests.conftest import csrf_token, fresh
 from tests.factories import make_programme, make_startup
+from tests.helpers import start_worker
 
 HEADER = ["ID", "Name", "Website", "Domain", "Country", "Country code", "City", "Founded",
           "Team size", "Funding stage", "Sectors", "Tags", "Status", "Source", "Event", "Owner",
@@ -145,18 +142,6 @@ def test_viewers_may_export_and_a_bad_format_is_refused(client_as, data):
 # --- large exports: a job, a worker, a page ------------------------------------------------------
 
 
-def _start_worker(settings) -> subprocess.Popen:
-    env = {**os.environ, "ENV": "test", "DATABASE_URL": settings.database_url,
-           "CELERY_BROKER_URL": settings.celery_broker_url,
-           "BROKER_FOLDER": str(settings.broker_folder), "CELERY_QUEUE": settings.celery_queue,
-           "UPLOAD_FOLDER": str(settings.upload_folder), "SECRET_KEY": settings.secret_key}
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "workers.celery_app", "worker",
-         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def _wait_for(app, job_id: int, seconds: float = 60) -> ExportJob | None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -193,7 +178,7 @@ def _run_large_export_through_a_worker(app, db, client_as, settings):
     assert "This export is large: it is being written in the background." in waiting
     assert stranger.get(f"/exports/{job.id}").status_code == 403
 
-    worker = _start_worker(settings)
+    worker = start_worker(settings)
     try:
         finished = _wait_for(app, job.id)
     finally:

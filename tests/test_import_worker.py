@@ -3,9 +3,6 @@ tasks, a task resent after a broker outage, and a real Celery worker running an 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -15,7 +12,6 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 import workers.celery_app
-from crm.config import PROJECT_ROOT
 from crm.core.clock import utcnow
 from crm.core.enums import ImportStatus, Role
 from crm.imports import services
@@ -23,6 +19,7 @@ from crm.imports.models import ImportJob
 from crm.startups.models import Startup
 from tests.conftest import csrf_token, fresh
 from tests.factories import make_startup
+from tests.helpers import start_worker
 from tests.test_imports import (
     broker_messages,
     check_file,
@@ -222,30 +219,12 @@ def test_a_failed_dry_run_says_why(db, bd, eager, app):
 # A real worker --------------------------------------------------------------------------------
 
 
-def _start_worker(settings) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "ENV": "test",
-        "DATABASE_URL": settings.database_url,
-        "CELERY_BROKER_URL": settings.celery_broker_url,
-        "BROKER_FOLDER": str(settings.broker_folder),
-        "CELERY_QUEUE": settings.celery_queue,
-        "UPLOAD_FOLDER": str(settings.upload_folder),
-        "SECRET_KEY": settings.secret_key,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "workers.celery_app", "worker",
-         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-
 
 def _import_through_a_worker(app, db, client, settings):
     content = ("Name,Country,Website\n" + _rows(30)).encode()
     job_id = check_file(client, content=content, filename="worker.csv")
     _press_run(client, job_id)
-    worker = _start_worker(settings)
+    worker = start_worker(settings)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 from sqlmodel import Session
 
-from crm.config import PROJECT_ROOT
 from crm.core.health import WORKER_HEARTBEAT
 from crm.core.heartbeat import ServiceHeartbeat
+from tests.helpers import start_worker
 from workers.celery_app import make_celery
 from workers.schedule import BEAT_SCHEDULE
-
-
-def _start_worker(settings) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "ENV": "test",
-        "DATABASE_URL": settings.database_url,
-        "CELERY_BROKER_URL": settings.celery_broker_url,
-        "BROKER_FOLDER": str(settings.broker_folder),
-        "CELERY_QUEUE": settings.celery_queue,
-        "SECRET_KEY": settings.secret_key,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "--app", "workers.celery_app", "worker",
-         "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
 
 
 def _wait_for_heartbeat(app, seconds: float = 45) -> ServiceHeartbeat | None:
@@ -50,7 +29,7 @@ def _wait_for_heartbeat(app, seconds: float = 45) -> ServiceHeartbeat | None:
 
 def _run_heartbeat_through_worker(app, settings):
     producer = make_celery(settings)
-    worker = _start_worker(settings)
+    worker = start_worker(settings)
     try:
         producer.send_task("workers.health.heartbeat")
         heartbeat = _wait_for_heartbeat(app)
