@@ -376,28 +376,30 @@ def test_the_find_page_runs_the_same_queries_for_10_and_100_startups(db, client_
     assert "filler" in page
 
 
-def test_the_startup_page_offers_its_probable_duplicates_until_dismissed(db, client_as):
+def test_a_startup_s_duplicates_are_a_click_away_until_dismissed(db, client_as):
     client, _ = client_as(Role.BD_MANAGER)
     viewer, _ = client_as(Role.VIEWER)
     ours = make_startup(db, "Doosan Robotics Inc.", domain="doosanrobotics.example",
                         contact_email=None)
     theirs = make_startup(db, "두산로보틱스", country="KR", contact_email=None)
     unrelated = make_startup(db, "Tata Elxsi", contact_email=None)
-    page = html.unescape(client.get(f"/startups/{ours.id}").get_data(as_text=True))
+    duplicates_of = f"/duplicates/startup/{ours.id}"
+    assert duplicates_of in client.get(f"/startups/{ours.id}").get_data(as_text=True)
 
-    assert "Possibly the same startup" in page and "두산로보틱스" in page
+    page = html.unescape(client.get(duplicates_of).get_data(as_text=True))
+    assert "두산로보틱스" in page and "similar name" in page and "Tata Elxsi" not in page
     assert f"/duplicates/merge?a={ours.id}&b={theirs.id}" in page
-    assert "Tata Elxsi" not in page and "Possibly the same startup" not in html.unescape(
-        viewer.get(f"/startups/{ours.id}").get_data(as_text=True))
-    assert "Possibly the same startup" not in client.get(
-        f"/startups/{unrelated.id}").get_data(as_text=True)
+    seen_by_viewer = html.unescape(viewer.get(duplicates_of).get_data(as_text=True))
+    assert "두산로보틱스" in seen_by_viewer and "/duplicates/merge" not in seen_by_viewer
+    assert "No probable duplicates of this startup." in client.get(
+        f"/duplicates/startup/{unrelated.id}").get_data(as_text=True)
 
     response = client.post("/duplicates/dismiss", data={
-        "a": ours.id, "b": theirs.id, "next": f"/startups/{ours.id}",
-        "csrf_token": csrf_token(client, f"/startups/{ours.id}")})
+        "a": ours.id, "b": theirs.id, "next": duplicates_of,
+        "csrf_token": csrf_token(client, duplicates_of)})
 
-    assert response.status_code == 302 and response.headers["Location"] == f"/startups/{ours.id}"
-    assert "Possibly the same startup" not in client.get(
-        f"/startups/{ours.id}").get_data(as_text=True)
-    assert "Possibly the same startup" not in client.get(
-        f"/startups/{theirs.id}").get_data(as_text=True)
+    assert response.status_code == 302 and response.headers["Location"] == duplicates_of
+    assert "No probable duplicates of this startup." in client.get(duplicates_of).get_data(
+        as_text=True)
+    assert "No probable duplicates of this startup." in client.get(
+        f"/duplicates/startup/{theirs.id}").get_data(as_text=True)

@@ -158,6 +158,7 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "profile.remove_contact": (EDITOR_OF_RECORD, _contact_args),
     "profile.history": (MANAGERS, _startup_args),
     "duplicates.index": (STAFF, _no_args),
+    "duplicates.of_startup": (STAFF, _startup_args),
     "duplicates.dismiss": (EDITORS, _no_args),
     "duplicates.merge": (EDITORS, _no_args),
     "startup_list.save_view": (STAFF, _no_args),

@@ -180,7 +180,7 @@ def _pairs_of(group: _Group, reason: str, rows: dict[int, StartupRow],
 
 def possible_duplicates_of(db: Session, startup: Startup, contacts: list[Contact],
                            limit: int = 3) -> list[Candidate]:
-    """For the startup's page: probable duplicates not yet dismissed as different, best first."""
+    """The startup's probable duplicates not yet dismissed as different, best first."""
     candidates = probable_duplicates(
         db, name=startup.name, domain=startup.domain, exclude_ids=[startup.id],
         emails=[contact.email for contact in contacts if contact.email], limit=limit)

@@ -12,13 +12,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlmodel import Session
 
-from crm.core.enums import FUNDING_STAGE_LABELS, LEAD_SOURCE_LABELS, Role
+from crm.core.enums import FUNDING_STAGE_LABELS, LEAD_SOURCE_LABELS
 from crm.core.errors import render_error
 from crm.core.i18n import country_name
 from crm.core.security import same_site_path
 from crm.db import abandon_request_changes, get_or_404, get_session
 from crm.duplicates import queries
 from crm.duplicates.forms import DismissForm, MergeForm
+from crm.duplicates.matching import REASON_LABELS
 from crm.duplicates.merge import (
     MERGE_FIELDS,
     MergeRefused,
@@ -28,13 +29,14 @@ from crm.duplicates.merge import (
     startup_values,
 )
 from crm.duplicates.services import dismiss_pair, may_merge
-from crm.startups.models import Startup
+from crm.startups.access import can_edit_startup
+from crm.startups.models import Contact, Startup
 from crm.startups.services import NotAllowed
+from crm.users.access import EDITOR_ROLES
 from crm.users.models import User
 
 bp = Blueprint("duplicates", __name__, url_prefix="/duplicates")
 
-EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.BD_MANAGER)
 REASON_TITLES = {"domain": _l("Same website"), "email": _l("Same contact email"),
                  "name": _l("Similar names")}
 FIELD_LABELS = {
@@ -60,6 +62,21 @@ def index():
                            reason_titles=REASON_TITLES, may_merge=may_merge,
                            form=DismissForm(formdata=None, next=request.full_path.rstrip("?")),
                            paged=request.args.get("after") is not None)
+
+
+@bp.get("/startup/<int:startup_id>")
+@login_required
+def of_startup(startup_id: int):
+    """One startup's probable duplicates, looked up when asked for (not on every page view)."""
+    db = get_session()
+    startup = get_or_404(Startup, startup_id)
+    contacts = list(db.scalars(select(Contact).where(Contact.startup_id == startup.id)))
+    here = url_for("duplicates.of_startup", startup_id=startup.id)
+    return render_template("duplicates/of_startup.html", startup=startup,
+                           candidates=queries.possible_duplicates_of(db, startup, contacts,
+                                                                     limit=10),
+                           reasons=REASON_LABELS, can_edit=can_edit_startup(current_user, startup),
+                           may_merge=may_merge, form=DismissForm(formdata=None, next=here))
 
 
 @bp.post("/dismiss")

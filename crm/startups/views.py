@@ -15,8 +15,6 @@ from crm.core.clock import utcnow
 from crm.core.enums import ActivityKind, Role
 from crm.core.security import same_site_path
 from crm.db import abandon_request_changes, get_or_404, get_session
-from crm.duplicates.matching import REASON_LABELS
-from crm.duplicates.queries import possible_duplicates_of
 from crm.startups import queries, services
 from crm.startups.access import can_edit_startup, editable_startup
 from crm.startups.forms import ActivityForm, ReassignForm, SnoozeForm, TaskForm, TaskStateForm
@@ -53,10 +51,7 @@ def show(startup_id: int):
 def _render_show(db: Session, detail, can_edit: bool, activity_form, task_form, status=200):
     before = parse_before(request.args.get("before"))
     timeline = startup_timeline(db, detail.startup.id, str(get_locale() or "en"), before=before)
-    duplicates = (possible_duplicates_of(db, detail.startup, detail.contacts) if can_edit
-                  else [])
     return render_template("startups/show.html", detail=detail, can_edit=can_edit,
-                           duplicates=duplicates, duplicate_reasons=REASON_LABELS,
                            forms=panel_forms(), checklist_labels=CHECKLIST_STATUS_LABELS,
                            owner_labels=ITEM_OWNER_LABELS, activity_form=activity_form,
                            task_form=task_form, timeline=timeline, paged=before is not None,
