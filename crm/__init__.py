@@ -68,8 +68,5 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
-                      profile_bp, duplicates_bp):
+                      profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp):
         app.register_blueprint(blueprint)
-    app.register_blueprint(startup_list_bp)
-    app.register_blueprint(exports_bp)
-    app.register_blueprint(imports_bp)

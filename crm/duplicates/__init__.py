@@ -1,0 +1,1 @@
+"""Duplicates: probable matches between startups, the find-duplicates page and merging."""

@@ -1,0 +1,1 @@
+"""Exports of startups-list views to CSV and XLSX."""

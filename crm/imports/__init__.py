@@ -1,0 +1,1 @@
+"""Imports of startups from CSV and XLSX files."""
