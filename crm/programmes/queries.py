@@ -131,9 +131,9 @@ def _filter_conditions(programme: Programme, filters: StartupFilters,
     return conditions, bool(on_startup)
 
 
-def _cards_select(conditions: list, stage: StageDefinition, after: Cursor | None, limit: int):
-    """At most `limit` cards of one column after `after`, longest waiting first (keyset)."""
-    query = (
+def _card_columns():
+    """What a card shows: the enrollment with its startup and the startup's owner."""
+    return (
         select(
             Enrollment.id.label("enrollment_id"), Enrollment.startup_id, Startup.name,
             Startup.country, Startup.owner_id, User.name.label("owner_name"), Enrollment.stage,
@@ -142,8 +142,12 @@ def _cards_select(conditions: list, stage: StageDefinition, after: Cursor | None
         )
         .join(Startup, Startup.id == Enrollment.startup_id)
         .outerjoin(User, User.id == Startup.owner_id)
-        .where(*conditions, *_in_column(stage))
     )
+
+
+def _cards_select(conditions: list, stage: StageDefinition, after: Cursor | None, limit: int):
+    """At most `limit` cards of one column after `after`, longest waiting first (keyset)."""
+    query = _card_columns().where(*conditions, *_in_column(stage))
     if after is not None:
         query = query.where(or_(
             Enrollment.stage_entered_at > after.entered_at,
@@ -228,17 +232,7 @@ def column_cards(db: Session, programme: Programme, stage: StageDefinition,
 
 def card(db: Session, enrollment_id: int) -> Card | None:
     """One enrollment as a card (to show it where it landed after a move)."""
-    row = db.execute(
-        select(
-            Enrollment.id.label("enrollment_id"), Enrollment.startup_id, Startup.name,
-            Startup.country, Startup.owner_id, User.name.label("owner_name"), Enrollment.stage,
-            Enrollment.status, Enrollment.stage_entered_at, Enrollment.due_at,
-            Enrollment.revision, Enrollment.programme_version_id,
-        )
-        .join(Startup, Startup.id == Enrollment.startup_id)
-        .outerjoin(User, User.id == Startup.owner_id)
-        .where(Enrollment.id == enrollment_id)
-    ).first()
+    row = db.execute(_card_columns().where(Enrollment.id == enrollment_id)).first()
     return _card(row) if row is not None else None
 
 

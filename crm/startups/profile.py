@@ -170,8 +170,7 @@ def _clean_contact(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def profile_values(db: Session, startup: Startup) -> dict[str, Any]:
     """The startup's editable fields as stored (JSON-ready), sectors and tags included."""
-    sectors, tags = (sectors_and_tags(db, startup.id, key=str.casefold) if startup.id
-                     else ([], []))
+    sectors, tags = sectors_and_tags(db, startup.id) if startup.id else ([], [])
     values = {name: _plain(getattr(startup, name)) for name in PROFILE_FIELDS
               if name not in ("sectors", "tags")}
     values.update(sectors=sectors, tags=tags)

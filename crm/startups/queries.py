@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import and_, exists, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
@@ -145,17 +143,16 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
                          enrollable_programmes(db, startup_id))
 
 
-def sectors_and_tags(db: Session, startup_id: int,
-                     key: Callable[[str], Any] | None = None) -> tuple[list[str], list[str]]:
-    """The startup's sectors and tags in one query, each sorted (by `key`, if given)."""
+def sectors_and_tags(db: Session, startup_id: int) -> tuple[list[str], list[str]]:
+    """The startup's sectors and tags in one query, each sorted regardless of case."""
     rows = db.execute(union_all(
         select(literal("sector").label("kind"), StartupSector.sector.label("value"))
         .where(StartupSector.startup_id == startup_id),
         select(literal("tag").label("kind"), StartupTag.tag.label("value"))
         .where(StartupTag.startup_id == startup_id),
     )).all()
-    return (sorted((value for kind, value in rows if kind == "sector"), key=key),
-            sorted((value for kind, value in rows if kind == "tag"), key=key))
+    return (sorted((value for kind, value in rows if kind == "sector"), key=str.casefold),
+            sorted((value for kind, value in rows if kind == "tag"), key=str.casefold))
 
 
 @dataclass
