@@ -1,13 +1,18 @@
-"""Reading uploaded files: their content up to a size cap, and the name the browser sent."""
+"""Uploaded files: their content up to a size cap, the name the browser sent, and stored files
+that belong to the transaction which wrote (or retired) them."""
 
 from __future__ import annotations
 
 import unicodedata
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
 from werkzeug.datastructures import FileStorage
 
 _CHUNK = 64 * 1024
+_NEW_FILES = "uploads.new_files"  # Session.info: files written in this transaction
+_DONE_FILES = "uploads.done_files"  # Session.info: files to delete once this transaction commits
 
 
 def read_capped(file_storage: FileStorage, max_bytes: int) -> bytes:
@@ -28,3 +33,29 @@ def sent_name(name: str) -> str:
     characters and surrounding spaces or dots; possibly empty."""
     name = PureWindowsPath(PurePosixPath(name).name).name
     return "".join(char for char in name if unicodedata.category(char)[0] != "C").strip(" .")
+
+
+def keep_if_committed(session: OrmSession, path: Path) -> None:
+    """A file just written for this transaction: removed again unless the transaction commits."""
+    session.info.setdefault(_NEW_FILES, []).append(path)
+
+
+def delete_when_committed(session: OrmSession, path: Path) -> None:
+    """A file nothing will need once this transaction commits: removed then, kept otherwise."""
+    session.info.setdefault(_DONE_FILES, []).append(path)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _settle_files(session: OrmSession) -> None:
+    session.info.pop(_NEW_FILES, None)
+    for path in session.info.pop(_DONE_FILES, []):
+        path.unlink(missing_ok=True)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _remove_uncommitted_files(session: OrmSession, transaction) -> None:
+    if transaction.parent is not None:  # a savepoint ended; the outer transaction goes on
+        return
+    session.info.pop(_DONE_FILES, None)
+    for path in session.info.pop(_NEW_FILES, []):  # still here: rolled back or closed
+        path.unlink(missing_ok=True)

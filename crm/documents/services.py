@@ -9,17 +9,14 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 from werkzeug.datastructures import FileStorage
 
 from crm.core import audit
-from crm.core.uploads import read_capped, sent_name
+from crm.core.uploads import keep_if_committed, read_capped, sent_name
 from crm.documents.models import Document
 
 MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
-_NEW_FILES = "documents.new_files"  # key in Session.info: files written in this transaction
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def store_document(db: Session, startup_id: int, file_storage: FileStorage | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as stored:  # "x": a (vanishingly unlikely) equal key never overwrites
         stored.write(content)
-    db.info.setdefault(_NEW_FILES, []).append(path)
+    keep_if_committed(db, path)
     db.add(document)
     db.flush()
     audit.record(db, "document.uploaded", actor_user_id=uploaded_by_id, object_type="document",
@@ -118,19 +115,3 @@ def _display_name(name: str, kind: FileKind) -> str:
     if len(name) > 255:
         name = name[: 255 - len(kind.suffixes[0])].rstrip() + kind.suffixes[0]
     return name
-
-
-# Files belong to the transaction that stored them: gone again unless it commits.
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _keep_new_files(session: OrmSession) -> None:
-    session.info.pop(_NEW_FILES, None)
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _remove_uncommitted_files(session: OrmSession, transaction) -> None:
-    if transaction.parent is not None:  # a savepoint ended; the outer transaction goes on
-        return
-    for path in session.info.pop(_NEW_FILES, []):  # still here: rolled back or closed
-        path.unlink(missing_ok=True)

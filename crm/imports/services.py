@@ -28,8 +28,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, or_, select, text, update
-from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session
 from werkzeug.datastructures import FileStorage
@@ -38,7 +37,7 @@ from crm import db as database
 from crm.core import after_commit, audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActivityKind, ImportStatus, LeadSource, Role
-from crm.core.uploads import read_capped, sent_name
+from crm.core.uploads import delete_when_committed, keep_if_committed, read_capped, sent_name
 from crm.duplicates.matching import normalise_email, probable_duplicates
 from crm.imports.fields import FIELD_LABELS, FIELDS, IGNORE, guess_mapping, header_key
 from crm.imports.fields import header_signature as signature_of
@@ -73,8 +72,6 @@ STALE_QUEUED = timedelta(minutes=2)
 #: Serialises runs on PostgreSQL (pg_advisory_xact_lock): two files importing the same new
 #: startup at once would otherwise both create it.
 _RUN_LOCK_KEY = 4_700_101
-_NEW_FILES = "imports.new_files"  # Session.info: files written in this transaction
-_DONE_FILES = "imports.done_files"  # Session.info: files to delete once this commits
 
 CREATE, UPDATE, DUPLICATE, ERROR = "create", "update", "duplicate", "error"
 OUTCOMES = (CREATE, UPDATE, DUPLICATE, ERROR)
@@ -231,7 +228,7 @@ def upload(db: Session, file_storage: FileStorage | None, actor: User) -> Import
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as stored:
         stored.write(content)
-    db.info.setdefault(_NEW_FILES, []).append(path)
+    keep_if_committed(db, path)
     db.add(job)
     db.flush()
     audit.record(db, "import.uploaded", actor_user_id=actor.id, object_type="import_job",
@@ -502,7 +499,7 @@ def _finish(db: Session, job: ImportJob, plan: Plan, claimed_at: datetime, *, dr
                      object_id=job.id, rows=job.total_rows, created=values["created_count"],
                      updated=values["updated_count"], duplicates=values["duplicate_count"],
                      errors=values["error_count"])
-        db.info.setdefault(_DONE_FILES, []).append(import_path(job))
+        delete_when_committed(db, import_path(job))
 
 
 def _fail(db: Session, job_id: int, claimed_at: datetime, reason: str) -> None:
@@ -847,23 +844,3 @@ def _report_entry(row: PlannedRow) -> dict[str, Any]:
 
 def change_labels(entry: dict[str, Any]) -> list[str]:
     return [str(CHANGE_LABELS.get(name, name)) for name in entry.get("changes", [])]
-
-
-# Files belong to the transaction: a new one goes if it does not commit; a finished import's
-# file goes once its outcome has committed (nothing needs it any more).
-
-
-@event.listens_for(OrmSession, "after_commit")
-def _settle_files(session: OrmSession) -> None:
-    session.info.pop(_NEW_FILES, None)
-    for path in session.info.pop(_DONE_FILES, []):
-        path.unlink(missing_ok=True)
-
-
-@event.listens_for(OrmSession, "after_transaction_end")
-def _remove_uncommitted_files(session: OrmSession, transaction) -> None:
-    if transaction.parent is not None:
-        return
-    session.info.pop(_DONE_FILES, None)
-    for path in session.info.pop(_NEW_FILES, []):
-        path.unlink(missing_ok=True)
