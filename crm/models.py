@@ -8,6 +8,7 @@ from crm.documents.models import Document
 from crm.duplicates.models import DuplicateDismissal
 from crm.exports.models import ExportJob
 from crm.imports.models import ImportJob, ImportMapping
+from crm.intake.models import Application
 from crm.outbox.models import OutboxMessage
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import (
@@ -26,6 +27,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "Activity",
+    "Application",
     "AuditEvent",
     "ChecklistItem",
     "Contact",

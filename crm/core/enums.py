@@ -170,3 +170,16 @@ class ExportStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class ApplicationStatus(StrEnum):
+    DRAFT = "draft"  # being filled in by the applicant
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"  # by the applicant; answers and documents deleted
+
+
+APPLICATION_STATUS_LABELS = {
+    ApplicationStatus.DRAFT: _l("Unfinished"),
+    ApplicationStatus.SUBMITTED: _l("Submitted"),
+    ApplicationStatus.WITHDRAWN: _l("Withdrawn"),
+}

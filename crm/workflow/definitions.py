@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -126,6 +127,52 @@ class TransitionDefinition(_Strict):
     to_stage: Key = Field(alias="to")
 
 
+#: Built-in intake questions a programme may leave out (the rest are always asked).
+OPTIONAL_INTAKE_QUESTIONS = ("city", "founded_year", "team_size", "funding_stage", "timeline",
+                             "office_need", "hiring_plans", "help_needed", "company_papers")
+INTAKE_QUESTION_STEPS = ("company", "people", "plans")
+
+
+class QuestionKind(StrEnum):
+    TEXT = "text"
+    LONG_TEXT = "long_text"
+    CHOICE = "choice"
+    YES_NO = "yes_no"
+
+
+class QuestionDefinition(_Strict):
+    """A programme's own question on the public application form."""
+
+    key: Key
+    step: Literal[INTAKE_QUESTION_STEPS] = "plans"  # type: ignore[valid-type]
+    label: Bilingual
+    hint: Bilingual | None = None
+    kind: QuestionKind = QuestionKind.TEXT
+    choices: list[ChoiceDefinition] = []
+    required: bool = False
+
+
+class OwnerRule(_Strict):
+    """Who owns a new applicant: the country's desk (staff e-mails), else round robin."""
+
+    country_desks: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")],
+                        list[Annotated[str, Field(min_length=3, max_length=254)]]] = {}
+    round_robin_bd_managers: bool = True
+
+
+class IntakeDefinition(_Strict):
+    """The public application form of a programme (absent: the programme takes none)."""
+
+    open: bool = True
+    closes_on: date | None = None  # the last day applications are accepted (Europe/Berlin)
+    drop: list[Literal[OPTIONAL_INTAKE_QUESTIONS]] = []  # type: ignore[valid-type]
+    questions: list[QuestionDefinition] = []
+    owner: OwnerRule = OwnerRule()
+
+    def asks(self, question: str) -> bool:
+        return question not in self.drop
+
+
 class ProgrammeDefinition(_Strict):
     key: Key
     name: Bilingual
@@ -138,6 +185,7 @@ class ProgrammeDefinition(_Strict):
     checklist: list[ChecklistItemDefinition] = []
     fields: list[FieldDefinition] = []
     reminders: Reminders = Reminders()
+    intake: IntakeDefinition | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ProgrammeDefinition:
@@ -208,6 +256,8 @@ def _reference_problems(definition: ProgrammeDefinition):
         yield f"intake_stage {definition.intake_stage!r} is not a stage"
     elif definition.intake_stage and definition.stage(definition.intake_stage).closes_as:
         yield f"intake_stage {definition.intake_stage!r} is a closing stage"
+    if definition.intake is not None:
+        yield from _intake_problems(definition.intake)
     for index, transition in enumerate(definition.transitions):
         for end in (transition.from_stage, transition.to_stage):
             if end not in stage_keys:
@@ -229,6 +279,17 @@ def _reference_problems(definition: ProgrammeDefinition):
         if email and not all((EMAIL_TEMPLATES / f"{email.template}{suffix}").is_file()
                              for suffix in EMAIL_TEMPLATE_SUFFIXES):
             yield f"stage {stage.key!r}: no email template {email.template!r}"
+
+
+def _intake_problems(intake: IntakeDefinition):
+    question_keys = [question.key for question in intake.questions]
+    for key in {key for key in question_keys if question_keys.count(key) > 1}:
+        yield f"intake question key {key!r} is used twice"
+    for index, question in enumerate(intake.questions):
+        if question.kind == QuestionKind.CHOICE and not question.choices:
+            yield f"intake.questions.{index}: a choice question needs choices"
+        if question.kind != QuestionKind.CHOICE and question.choices:
+            yield f"intake.questions.{index}: only a choice question has choices"
 
 
 def _has_cycle(graph: dict[str, list[str]]) -> bool:

@@ -1,0 +1,1 @@
+"""Public intake: bilingual, resumable application forms with documents, and their submission."""
