@@ -13,7 +13,7 @@ from sqlmodel import Session
 from werkzeug.datastructures import FileStorage
 
 from crm.core import audit
-from crm.core.uploads import keep_if_committed, read_capped, sent_name
+from crm.core.uploads import delete_when_committed, keep_if_committed, read_capped, sent_name
 from crm.documents.models import Document
 
 MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
@@ -27,8 +27,9 @@ class FileKind:
 
 
 # What a file is, by its first bytes; the name a browser sends proves nothing.
+PDF = FileKind("application/pdf", (".pdf",), (b"%PDF-",))
 ACCEPTED_KINDS = (
-    FileKind("application/pdf", (".pdf",), (b"%PDF-",)),
+    PDF,
     FileKind("image/png", (".png",), (b"\x89PNG\r\n\x1a\n",)),
     FileKind("image/jpeg", (".jpg", ".jpeg"), (b"\xff\xd8\xff",)),
 )
@@ -51,9 +52,11 @@ def path_of(document: Document) -> Path:
     return upload_folder() / document.storage_key[:2] / document.storage_key
 
 
-def store_document(db: Session, startup_id: int, file_storage: FileStorage | None,
-                   uploaded_by_id: int | None) -> Document:
-    """Check and store an uploaded PDF, PNG or JPEG (at most 15 MB) for the startup.
+def store_document(db: Session, startup_id: int | None, file_storage: FileStorage | None,
+                   uploaded_by_id: int | None, *, application_id: int | None = None,
+                   kind: str | None = None, pdf_only: bool = False) -> Document:
+    """Check and store an uploaded PDF, PNG or JPEG (at most 15 MB) for the startup or the
+    application draft (`pdf_only`: a PDF and nothing else).
 
     The file is written under a random name; if the transaction is rolled back afterwards, the
     file is removed again, so a refused action leaves neither a row nor a file behind.
@@ -66,14 +69,19 @@ def store_document(db: Session, startup_id: int, file_storage: FileStorage | Non
     if len(content) > MAX_DOCUMENT_BYTES:
         raise DocumentRejected(_l("The file is larger than %(size)d MB.",
                                   size=MAX_DOCUMENT_BYTES // (1024 * 1024)))
-    kind = _kind_of(content)
-    if kind is None:
+    file_kind = _kind_of(content)
+    if pdf_only and (file_kind is None or file_kind.content_type != PDF.content_type):
+        raise DocumentRejected(_l("Only PDF files are accepted here; this file is not a PDF, "
+                                  "whatever its name says."))
+    if file_kind is None:
         raise DocumentRejected(_l("Only PDF, PNG and JPEG files are accepted; this file is "
                                   "none of them, whatever its name says."))
     document = Document(
         startup_id=startup_id,
-        filename=_display_name(file_storage.filename, kind),
-        content_type=kind.content_type,
+        application_id=application_id,
+        kind=kind,
+        filename=_display_name(file_storage.filename, file_kind),
+        content_type=file_kind.content_type,
         size_bytes=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
         storage_key=secrets.token_hex(32),
@@ -87,7 +95,8 @@ def store_document(db: Session, startup_id: int, file_storage: FileStorage | Non
     db.add(document)
     db.flush()
     audit.record(db, "document.uploaded", actor_user_id=uploaded_by_id, object_type="document",
-                 object_id=document.id, startup_id=startup_id, sha256=document.sha256,
+                 object_id=document.id, startup_id=startup_id, application_id=application_id,
+                 sha256=document.sha256,
                  size_bytes=document.size_bytes, content_type=document.content_type)
     return document
 
@@ -97,6 +106,13 @@ def record_download(db: Session, document: Document, user_id: int) -> Path:
     audit.record(db, "document.downloaded", actor_user_id=user_id, object_type="document",
                  object_id=document.id, startup_id=document.startup_id)
     return path_of(document)
+
+
+def delete_document(db: Session, document: Document) -> None:
+    """Delete the row, and its file once the transaction commits."""
+    delete_when_committed(db, path_of(document))
+    db.delete(document)
+    db.flush()
 
 
 def _kind_of(content: bytes) -> FileKind | None:

@@ -20,9 +20,8 @@ from crm.core.clock import utcnow
 from crm.core.enums import Role
 from crm.startups.access import can_edit_startup
 from crm.startups.models import Startup, StartupTag
+from crm.users.access import EDITOR_ROLES
 from crm.users.models import User
-
-EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.BD_MANAGER)
 
 
 class NotAllowed(Exception):

@@ -25,10 +25,10 @@ from crm.startups.models import Contact, Startup, StartupSector, StartupTag
 from crm.startups.queries import sectors_and_tags
 from crm.startups.search import refresh_search_fields
 from crm.startups.services import NotAllowed
+from crm.users.access import EDITOR_ROLES
 from crm.users.models import User
 
 #: Who may create startups and own them.
-EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.BD_MANAGER)
 #: Who sees a startup's change history.
 HISTORY_ROLES = (Role.ADMIN, Role.MANAGER)
 

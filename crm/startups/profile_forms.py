@@ -81,21 +81,21 @@ def normalised_email(value: str | None) -> str | None:
         raise ValueError(str(error)) from None
 
 
-def _check_phone(_form, field: Field) -> None:
+def check_phone(_form, field: Field) -> None:
     try:
         e164(field.data)
     except ValueError:
         raise ValidationError(PHONE_HINT) from None
 
 
-def _check_email(_form, field: Field) -> None:
+def check_email(_form, field: Field) -> None:
     try:
         normalised_email(field.data)
     except ValueError:
         raise ValidationError(EMAIL_HINT) from None
 
 
-def _check_website(_form, field: Field) -> None:
+def check_website(_form, field: Field) -> None:
     text = (field.data or "").strip()
     if not text:
         return
@@ -115,7 +115,7 @@ def _check_labels(_form, field: Field) -> None:
         raise ValidationError(_l("At most %(max)d entries.", max=LABELS_PER_STARTUP))
 
 
-def _check_founded(_form, field: Field) -> None:
+def check_founded(_form, field: Field) -> None:
     if field.data is not None and not EARLIEST_FOUNDED <= field.data <= utcnow().year:
         raise ValidationError(_l("Enter a year between %(first)d and %(last)d.",
                                  first=EARLIEST_FOUNDED, last=utcnow().year))
@@ -161,11 +161,11 @@ class StartupProfileForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)],
                        render_kw={"autofocus": True})
-    website = StringField(_l("Website"), validators=[Optional(), Length(max=500), _check_website],
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=500), check_website],
                           description=_l("e.g. https://example.com"))
     country = SelectField(_l("Country"), validators=[DataRequired(_l("Choose a country."))])
     city = StringField(_l("City"), validators=[Optional(), Length(max=120)])
-    founded_year = IntegerField(_l("Founded (year)"), validators=[Optional(), _check_founded],
+    founded_year = IntegerField(_l("Founded (year)"), validators=[Optional(), check_founded],
                                 render_kw=NUMERIC)
     team_size = IntegerField(_l("Team size"),
                              validators=[Optional(), NumberRange(min=1, max=1_000_000)],
@@ -222,10 +222,10 @@ class StartupEditForm(VersionChecked, StartupProfileForm):
 class NewStartupForm(StartupProfileForm):
     contact_name = StringField(_l("Contact name"), validators=[Length(max=200)])
     contact_email = StringField(_l("Contact email"),
-                                validators=[Optional(), Length(max=254), _check_email],
+                                validators=[Optional(), Length(max=254), check_email],
                                 render_kw={"type": "email", "autocomplete": "off"})
     contact_phone = StringField(_l("Contact phone"),
-                                validators=[Optional(), Length(max=40), _check_phone],
+                                validators=[Optional(), Length(max=40), check_phone],
                                 render_kw=PHONE_INPUT, description=PHONE_FORMAT)
     contact_role = StringField(_l("Contact role"), validators=[Optional(), Length(max=120)],
                                description=_l("e.g. CEO, founder"))
@@ -249,9 +249,9 @@ class NewStartupForm(StartupProfileForm):
 
 class ContactForm(VersionChecked, FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=254), _check_email],
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254), check_email],
                         render_kw={"type": "email", "autocomplete": "off"})
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40), _check_phone],
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40), check_phone],
                         render_kw=PHONE_INPUT, description=PHONE_FORMAT)
     role = StringField(_l("Role"), validators=[Optional(), Length(max=120)],
                        description=_l("e.g. CEO, founder"))
