@@ -1,4 +1,4 @@
-"""`crm …` commands: database migrations, users, demo data."""
+"""`crm …` commands: database migrations, users, demo data, the outbox."""
 
 from __future__ import annotations
 
@@ -98,6 +98,29 @@ def programmes_load(directory: str | None) -> None:
     for result in results:
         state = "new version" if result.changed else "unchanged"
         click.echo(f"{result.programme.key}: version {result.version.number} ({state})")
+
+
+@cli.group()
+def outbox() -> None:
+    """Outgoing emails."""
+
+
+@outbox.command("deliver")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Send at most this many emails.")
+def outbox_deliver(limit: int) -> None:
+    """Send the emails that are due now over SMTP_URL (what the worker does every minute)."""
+    from flask import current_app
+
+    from crm.db import unit_of_work
+    from crm.outbox.delivery import deliver_due
+
+    settings = current_app.config["SETTINGS"]
+    if not settings.smtp_url:
+        click.echo("SMTP_URL is not set: emails stay in the outbox", err=True)
+    with unit_of_work() as session:
+        result = deliver_due(session, settings, limit=limit)
+    click.echo(result)
 
 
 @cli.group()

@@ -8,8 +8,10 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm.outbox.smtp import parse_smtp_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -35,8 +37,9 @@ class Settings(BaseSettings):
     broker_folder: Path = VAR_DIR / "broker"
     upload_folder: Path = VAR_DIR / "uploads"  # evidence files, outside the static folder
     celery_queue: str = "landing-desk"
-    smtp_url: str | None = None
+    smtp_url: str | None = None  # unset: emails stay in the outbox (crm/outbox/smtp.py: forms)
     mail_from: str = "Landing Desk <landing-desk@localhost>"
+    outbox_max_attempts: int = Field(default=8, ge=1)  # then an email is given up as dead
     secret_key: str = DEV_SECRET_KEY
     base_url: str = "http://127.0.0.1:5000"
     timezone: str = "Europe/Berlin"
@@ -50,6 +53,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _usable_smtp_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parse_smtp_url(value)
         return value
 
     @field_validator("base_url")

@@ -8,4 +8,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "deliver-outbox": {
+        "task": "workers.outbox.deliver_outbox",
+        "schedule": 60.0,
+        "options": {"expires": 55},  # a run the worker could not start in time is skipped
+    },
 }

@@ -1,0 +1,179 @@
+"""Delivery of due outbox emails over SMTP: each claimed once, retried with backoff, then dead.
+
+A row is due when it is pending or failed and its `next_attempt_at` has come, or when it is
+`sending` and its claim has lapsed (the worker that claimed it died): while a row is being
+sent, `next_attempt_at` holds the end of that claim. Rows are claimed one at a time by a single
+UPDATE (on PostgreSQL its subquery takes the row with FOR UPDATE SKIP LOCKED, so workers never
+wait for each other) that also counts the attempt, and each claim and each outcome commits at
+once: overlapping runs, a second worker or `crm outbox deliver` never send a message twice at
+the same time. A crash after the server took a message but before its outcome committed leaves
+it `sending`; it is sent once more when the claim lapses, with the same Message-ID, by which
+the receiving side can drop the copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from crm.config import Settings
+from crm.core.clock import utcnow
+from crm.core.enums import OutboxStatus
+from crm.outbox.models import OutboxMessage
+from crm.outbox.smtp import Courier, describe_error, is_permanent, parse_smtp_url
+
+log = logging.getLogger(__name__)
+
+BASE_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(hours=6)
+JITTER = 0.2  # ±20 %, so messages that failed together are not retried together
+CLAIM_TIMEOUT = timedelta(minutes=10)  # far longer than sending one message may take
+_CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+    def __str__(self) -> str:
+        return f"sent {self.sent}, failed {self.failed}, dead {self.dead}"
+
+
+def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
+                limit: int = 50) -> DeliveryResult:
+    """Send up to `limit` due emails over settings.smtp_url; without one, send nothing.
+
+    Unlike a service, this commits the session it is given (which should have nothing
+    pending): every claim and every outcome in a short transaction of its own. A connection
+    that cannot be opened or breaks ends the run after that message; the rest stay due for the
+    next run.
+    """
+    if not settings.smtp_url:
+        log.info("SMTP_URL is not set: due emails stay in the outbox")
+        return DeliveryResult()
+    now = now or utcnow()
+    counts = {OutboxStatus.SENT: 0, OutboxStatus.FAILED: 0,
+              OutboxStatus.DEAD: _bury_interrupted(db, now, settings.outbox_max_attempts)}
+    with Courier(parse_smtp_url(settings.smtp_url)) as courier:
+        for _ in range(limit):
+            claimed = _claim_next(db, now)
+            if claimed is None:
+                break
+            message, lease = claimed
+            status = _deliver(db, courier, message, lease, now, settings)
+            counts[status] += 1
+            if courier.broken:
+                break
+    return DeliveryResult(sent=counts[OutboxStatus.SENT], failed=counts[OutboxStatus.FAILED],
+                          dead=counts[OutboxStatus.DEAD])
+
+
+def _bury_interrupted(db: Session, now: datetime, max_attempts: int) -> int:
+    """Claims that lapsed on their last allowed attempt are not tried again (a message that
+    kills its worker would otherwise be retried forever)."""
+    buried = db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at <= now,
+               OutboxMessage.attempts >= max_attempts)
+        .values(status=OutboxStatus.DEAD, next_attempt_at=None,
+                last_error="delivery interrupted")
+        .execution_options(synchronize_session=False)).rowcount
+    db.commit()
+    return buried
+
+
+def _claim_next(db: Session, now: datetime) -> tuple[OutboxMessage, datetime] | None:
+    """The next due message, marked `sending` until the returned lease, attempt counted."""
+    due = (OutboxMessage.status.in_(_CLAIMABLE), OutboxMessage.next_attempt_at <= now)
+    candidate = (select(OutboxMessage.id).where(*due)
+                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
+                 .with_for_update(skip_locked=True)  # SQLite has no row locks: ignored there
+                 .scalar_subquery())
+    lease = now + CLAIM_TIMEOUT
+    # The conditions again: under READ COMMITTED, another claim may have taken the row after
+    # the subquery chose it.
+    claimed_id = db.scalar(
+        update(OutboxMessage).where(OutboxMessage.id == candidate, *due)
+        .values(status=OutboxStatus.SENDING, next_attempt_at=lease,
+                attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False))
+    message = db.get(OutboxMessage, claimed_id, populate_existing=True) if claimed_id else None
+    db.commit()  # no transaction stays open while talking to the server
+    return (message, lease) if message is not None else None
+
+
+def _deliver(db: Session, courier: Courier, message: OutboxMessage, lease: datetime,
+             now: datetime, settings: Settings) -> OutboxStatus:
+    try:
+        email = build_email(message, settings, now)
+    except ValueError:  # an address no header can carry: it never will
+        return _record(db, message, lease, OutboxStatus.DEAD, error="unusable address")
+    try:
+        courier.send(email, message.to_address)
+    except Exception as error:  # anything that stops a send is this attempt's outcome
+        reason = describe_error(error)
+        log.warning("outbox message %s not sent (attempt %s): %s", message.id, message.attempts,
+                    reason)
+        if is_permanent(error) or message.attempts >= settings.outbox_max_attempts:
+            return _record(db, message, lease, OutboxStatus.DEAD, error=reason)
+        return _record(db, message, lease, OutboxStatus.FAILED, error=reason,
+                       next_attempt_at=now + retry_delay(message.attempts))
+    log.info("outbox message %s sent", message.id)
+    return _record(db, message, lease, OutboxStatus.SENT, sent_at=now)
+
+
+def _record(db: Session, message: OutboxMessage, lease: datetime, status: OutboxStatus, *,
+            error: str | None = None, next_attempt_at: datetime | None = None,
+            sent_at: datetime | None = None) -> OutboxStatus:
+    """Store the outcome, if the claim is still ours (it lapses only if this run stalled)."""
+    db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.SENDING,
+               OutboxMessage.next_attempt_at == lease)
+        .values(status=status, last_error=error, next_attempt_at=next_attempt_at,
+                sent_at=sent_at)
+        .execution_options(synchronize_session=False))
+    db.commit()
+    return status
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1 minute × 2^attempts, at most 6 hours, ±20 %."""
+    delay = min(BASE_DELAY * 2 ** min(attempts, 16), MAX_DELAY)
+    return delay * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - jitter, not a secret
+
+
+def message_id(dedupe_key: str, base_url: str) -> str:
+    """Derived from the dedupe key, so every copy of one email carries the same Message-ID."""
+    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{urlsplit(base_url).hostname or 'landing-desk'}>"
+
+
+def build_email(message: OutboxMessage, settings: Settings, now: datetime) -> EmailMessage:
+    """The row as a text (and HTML, if any) email. Raises ValueError for a header value with a
+    line break; the subject has its line breaks folded to spaces instead."""
+    email = EmailMessage(policy=policy.SMTP)
+    email["From"] = settings.mail_from
+    email["To"] = message.to_address
+    email["Subject"] = " ".join(message.subject.split())
+    email["Date"] = format_datetime(now)
+    email["Message-ID"] = message_id(message.dedupe_key, settings.base_url)
+    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to these
+    email.set_content(message.body_text, cte="quoted-printable")
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html", cte="quoted-printable")
+    email["Content-Language"] = message.locale  # after the parts: they take Content-* with them
+    return email
