@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Berlin"
     ratelimit_storage_url: str | None = None
     login_rate_limit: str = "10 per minute;60 per hour"
+    # Per IP, on starting an application, asking for a link and submitting.
+    intake_rate_limit: str = "5 per minute;30 per hour"
 
     @field_validator("timezone")
     @classmethod

@@ -25,6 +25,8 @@ from crm.models import metadata
 from crm.users.models import User
 from crm.users.services import create_user
 
+pytest_plugins = ["tests.smtp"]  # the smtp_server fixture: a real aiosmtpd server
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -22,7 +22,6 @@ from crm.outbox.models import OutboxMessage
 from crm.outbox.services import queue_email
 from crm.outbox.smtp import Security, SmtpTarget, parse_smtp_url
 from tests.helpers import reloaded
-from tests.smtp import smtp_server_fixture  # noqa: F401 - the smtp_server fixture
 from workers.outbox import deliver_outbox
 from workers.schedule import BEAT_SCHEDULE
 

@@ -64,6 +64,10 @@ NOT_ANSWERS = frozenset(("csrf_token", "add_person", "remove_person", "leave_emp
 REQUIRED = _l("Please answer this question.")
 
 
+def _choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class MultiCheckboxField(SelectMultipleField):
     """Several choices as a list of checkboxes (usable without JavaScript or a mouse)."""
 
@@ -155,13 +159,14 @@ class PlansForm(FlaskForm):
     timeline = SelectField(_l("When do you plan to start in Germany?"),
                            validators=[DataRequired(REQUIRED)],
                            choices=[SelectChoice("", _l("Choose…")),
-                                    *(SelectChoice(value, label)
-                                      for value, label in TIMELINE_CHOICES)])
-    office_need = RadioField(_l("What space will you need?"), choices=OFFICE_CHOICES,
-                             validators=[Optional()])
+                                    *_choices(TIMELINE_CHOICES)])
+    office_need = RadioField(_l("What space will you need?"),
+                             choices=_choices(OFFICE_CHOICES), validators=[Optional()])
     hiring_plans = RadioField(_l("How many people do you plan to hire in Germany in the "
-                                 "first year?"), choices=HIRING_CHOICES, validators=[Optional()])
-    help_needed = MultiCheckboxField(_l("Where would you like our help?"), choices=HELP_CHOICES)
+                                 "first year?"), choices=_choices(HIRING_CHOICES),
+                              validators=[Optional()])
+    help_needed = MultiCheckboxField(_l("Where would you like our help?"),
+                                     choices=_choices(HELP_CHOICES))
     notes = TextAreaField(_l("Anything else we should know?"), validators=[
         Optional(), Length(max=DESCRIPTION_MAX, message=_l(
             "Please keep it to %(max)d characters.", max=DESCRIPTION_MAX))])
@@ -172,10 +177,6 @@ class UploadForm(FlaskForm):
     file = FileField(_l("File"))
 
 
-class ContinueForm(FlaskForm):
-    """A button that moves on (the documents step, whose uploads are forms of their own)."""
-
-
 class ConsentForm(Honeypot, FlaskForm):
     consent = BooleanField(validators=[DataRequired(
         _l("Please agree to how we use your data, or withdraw the application."))])
@@ -183,7 +184,6 @@ class ConsentForm(Honeypot, FlaskForm):
 
 STEP_FORMS: dict[str, type[FlaskForm]] = {
     "company": CompanyForm, "people": PeopleForm, "plans": PlansForm,
-    "documents": ContinueForm, "consent": ConsentForm,
 }
 
 
@@ -207,7 +207,7 @@ def _question_field(question: QuestionDefinition, locale: str):
                            validators=[InputRequired(REQUIRED) if question.required
                                        else Optional()])
     if question.kind == QuestionKind.YES_NO:
-        return RadioField(label, choices=[("yes", _l("Yes")), ("no", _l("No"))],
+        return RadioField(label, choices=_choices((("yes", _l("Yes")), ("no", _l("No")))),
                           description=hint, validators=[presence])
     field = TextAreaField if question.kind == QuestionKind.LONG_TEXT else StringField
     most = DESCRIPTION_MAX if question.kind == QuestionKind.LONG_TEXT else ANSWER_MAX
@@ -227,8 +227,8 @@ def step_form(step: str, intake: IntakeDefinition, focus_sectors: list[str],
         if name in form:
             del form[name]
     if step == "company":
-        form.country.choices = country_choices(keep=form.country.data or None)
-        form.sectors.choices = sector_choices(focus_sectors)
+        form.country.choices = country_choices()
+        form.sectors.choices = _choices(sector_choices(focus_sectors))
     return form
 
 
