@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from crm.cli import cli
 from crm.core.clock import utcnow
-from crm.core.enums import EnrollmentStatus, Role
+from crm.core.enums import ActorKind, EnrollmentStatus, Role
 from crm.db import unit_of_work
 from crm.demo.data import CORRIDOR, DEMO_PASSWORD, DEMO_USERS, SECTORS
 from crm.demo.loader import load_demo_data
 from crm.models import (
+    Application,
     AuditEvent,
     ChecklistItem,
     Contact,
@@ -36,8 +37,8 @@ from crm.programmes.services import DEFINITIONS_DIR
 from crm.workflow.models import ChecklistStatus
 from tests.conftest import login
 
-CREATED = "demo data: 4 programmes, 7 users, 60 startups (created 60, kept 0)"
-KEPT = "demo data: 4 programmes, 7 users, 60 startups (created 0, kept 60)"
+CREATED = "demo data: 4 programmes, 7 users, 60 startups (created 60, kept 0), 3 applications"
+KEPT = "demo data: 4 programmes, 7 users, 60 startups (created 0, kept 60), 3 applications"
 
 
 @pytest.fixture(autouse=True)
@@ -118,8 +119,12 @@ def test_enrollments_have_a_consistent_stage_history(app, db):
             assert after.seconds_in_previous_stage >= 0
             assert after.seconds_in_previous_stage == (
                 after.occurred_at - before.occurred_at).total_seconds()
-        assert {event.actor_user_id for event in history} == {owners[enrollment.startup_id]}
-        assert enrollment.created_at == history[0].occurred_at
+        # Staff enrolled the demo startups, dated back; an applicant enrolled the submitted one.
+        if history[0].actor_kind == ActorKind.APPLICANT:
+            assert {event.actor_user_id for event in history} == {None}
+        else:
+            assert {event.actor_user_id for event in history} == {owners[enrollment.startup_id]}
+            assert enrollment.created_at == history[0].occurred_at
         closes_as = by_programme[enrollment.programme_id].stage(enrollment.stage).closes_as
         assert enrollment.status == (closes_as or EnrollmentStatus.OPEN)
         is_open = enrollment.status == EnrollmentStatus.OPEN
@@ -193,7 +198,8 @@ def test_on_enter_actions_made_tasks_and_emails_to_example_domains(app, db):
 
     messages = db.scalars(select(OutboxMessage)).all()
     assert messages
-    assert all(message.to_address.endswith(".example") for message in messages)
+    # Reserved names only (RFC 2606): startups at .example, the demo staff at .test.
+    assert all(message.to_address.endswith((".example", ".test")) for message in messages)
     assert {message.status for message in messages} == {"pending"}
     subjects = {message.subject for message in messages}
     assert any(subject.startswith("Welcome to Düsseldorf") for subject in subjects)
@@ -252,3 +258,14 @@ def test_a_bd_manager_sees_the_demo_pages(app, db):
     for path in ("/", f"/pipeline/?programme={CORRIDOR}", f"/startups/{landed}", "/reports/",
                  "/tasks/"):
         assert client.get(path).status_code == 200, path
+
+
+def test_demo_has_unfinished_and_submitted_applications(app, db):
+    load(app)
+
+    assert sorted(db.scalars(select(Application.status))) == ["draft", "draft", "submitted"]
+    submitted = db.scalars(select(Application).where(Application.status == "submitted")).one()
+    startup = db.get(Startup, submitted.startup_id)
+    assert db.get(User, startup.owner_id).email.startswith("priya.raghavan@")  # the India desk
+    assert load(app) == KEPT
+    assert db.scalar(select(func.count()).select_from(Application)) == 3

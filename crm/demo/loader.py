@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from crm.core.clock import utcnow
 from crm.core.enums import EnrollmentStatus, Language, StartupStatus
+from crm.demo.applications import load_demo_applications
 from crm.demo.data import (
     CHECKLIST_NOTES,
     CLOSE_REASONS,
@@ -108,9 +109,11 @@ def load_demo_data(session: Session) -> str:
     for spec in missing:
         _create_startup(session, spec, programmes, definitions, users, now)
     session.flush()
+    applications = load_demo_applications(session, programmes, now)
     created, kept = len(missing), len(DEMO_STARTUPS) - len(missing)
     return (f"demo data: {len(programmes)} programmes, {len(users)} users, "
-            f"{len(DEMO_STARTUPS)} startups (created {created}, kept {kept})")
+            f"{len(DEMO_STARTUPS)} startups (created {created}, kept {kept}), "
+            f"{applications} applications")
 
 
 def _ensure_users(session: Session) -> dict[str, User]:
