@@ -354,8 +354,8 @@ def test_a_new_link_by_address_never_tells_whether_it_applied(app, client, db, p
     start(client, programme)
     stranger = app.test_client()
 
-    known = post_form(stranger, "/apply/link", {"email": APPLICANT}, page=url(programme))
-    unknown = post_form(stranger, "/apply/link", {"email": "nobody@example.org"},
+    known = post_form(stranger, "/apply/link", {"link-email": APPLICANT}, page=url(programme))
+    unknown = post_form(stranger, "/apply/link", {"link-email": "nobody@example.org"},
                         page=url(programme))
 
     assert text_of(known) == text_of(unknown)

@@ -98,7 +98,11 @@ class StartForm(Honeypot, FlaskForm):
 
 
 class LinkRequestForm(StartForm):
-    """Ask for a new link to one's draft (after an expired or used one)."""
+    """Ask for a new link to one's draft (after an expired or used one); it shares the landing
+    page with the start form, so its fields have names and ids of their own ("link-email")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="link", **kwargs)
 
 
 class CompanyForm(FlaskForm):
