@@ -1,4 +1,5 @@
-"""A startup's timeline: activities, stage changes, tasks and emails, newest first, paged back.
+"""A startup's timeline: activities, stage changes, tasks, emails and submitted applications,
+newest first, paged back.
 
 One query per source, each limited, merged in Python: the page's query count does not grow
 with the data. Paging goes by a `before` moment, so the URL carries no personal data.
@@ -14,7 +15,8 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from crm.core.enums import OutboxStatus
+from crm.core.enums import ApplicationStatus, OutboxStatus
+from crm.intake.models import Application
 from crm.outbox.models import OutboxMessage
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.models import Activity, Task
@@ -34,13 +36,14 @@ EMAIL_STATUS_LABELS = {
 
 @dataclass
 class TimelineEntry:
-    kind: str  # "activity", "stage", "task_created", "task_done", "email"
+    kind: str  # "activity", "stage", "task_created", "task_done", "email", "application"
     at: datetime
     order: int  # breaks ties between sources at the same moment
     activity: Activity | None = None
     stage_event: StageEvent | None = None
     task: Task | None = None
     email: OutboxMessage | None = None
+    application_id: int | None = None
     actor_name: str | None = None
     programme_name: str | None = None
     from_label: str | None = None
@@ -138,6 +141,19 @@ def startup_timeline(db: Session, startup_id: int, locale: str, *,
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(take)
     ).all():
         entries.append(TimelineEntry("email", email.created_at, 4, email=email))
+
+    # Submitting enrolls, opens a task and queues emails at the same moment: it sorts below them.
+    for application_id, submitted_at, programme in db.execute(
+        select(Application.id, Application.submitted_at, Programme)
+        .join(Programme, Programme.id == Application.programme_id)
+        .where(Application.startup_id == startup_id,
+               Application.status == ApplicationStatus.SUBMITTED,
+               *older(Application.submitted_at))
+        .order_by(Application.submitted_at.desc(), Application.id.desc()).limit(take)
+    ).all():
+        entries.append(TimelineEntry("application", submitted_at, -1,
+                                     application_id=application_id,
+                                     programme_name=programme.name(locale)))
 
     entries.sort(key=lambda entry: (entry.at, entry.order), reverse=True)
     if len(entries) <= size:
