@@ -637,4 +637,5 @@ def test_the_startup_page_runs_the_same_queries_for_one_and_three_enrollments(
     assert page.count('<article class="enrollment"') == 3
     assert page.count('href="/documents/') == 3
     assert len(for_one) == len(for_three), "\n".join(for_three)
-    assert len(for_three) <= 14, "\n".join(for_three)
+    # 16: the timeline's submitted applications and the startup's unfinished ones are one each.
+    assert len(for_three) <= 16, "\n".join(for_three)

@@ -23,6 +23,7 @@ from crm.db import get_session
 from crm.documents.services import store_document
 from crm.exports import services as export_services
 from crm.imports import services as import_services
+from crm.intake.models import Application
 from crm.startups.listing import ListView
 from crm.startups.models import Activity, Contact, SavedView, Task
 from crm.users.models import User
@@ -30,7 +31,7 @@ from crm.workflow import engine
 from crm.workflow.engine import Actor
 from crm.workflow.models import ChecklistItem
 from tests.conftest import csrf_token, login
-from tests.factories import make_programme, make_startup
+from tests.factories import definition, make_programme, make_startup
 
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, Role.VIEWER, Role.BD_MANAGER, Role.MANAGER, Role.ADMIN)
@@ -98,6 +99,10 @@ def _contact_args(world: World, whose: str) -> dict:
     return {"startup_id": world.of(whose)["startup"], "contact_id": world.of(whose)["contact"]}
 
 
+def _programme_key(world: World, whose: str) -> dict:
+    return {"key": world.programme_key}
+
+
 def _record(name: str, argument: str) -> Callable[[World, str], dict]:
     return lambda world, whose: {argument: world.of(whose)[name]}
 
@@ -142,10 +147,10 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "admin.activate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "programme_admin.index": (ADMINS, _no_args),
     "programme_admin.create": (ADMINS, _no_args),
-    "programme_admin.show": (ADMINS, lambda world, whose: {"key": world.programme_key}),
-    "programme_admin.upload": (ADMINS, lambda world, whose: {"key": world.programme_key}),
-    "programme_admin.diff": (ADMINS, lambda world, whose: {"key": world.programme_key}),
-    "programme_admin.migrate": (ADMINS, lambda world, whose: {"key": world.programme_key}),
+    "programme_admin.show": (ADMINS, _programme_key),
+    "programme_admin.upload": (ADMINS, _programme_key),
+    "programme_admin.diff": (ADMINS, _programme_key),
+    "programme_admin.migrate": (ADMINS, _programme_key),
     "programme_admin.download": (ADMINS, lambda world, whose: {"key": world.programme_key,
                                                                "number": 1}),
     "pipeline.column": (STAFF, lambda world, whose: {"programme": world.programme_key,
@@ -181,6 +186,28 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "imports.resend": (EDITOR_OF_RECORD, _record("import", "job_id")),
     "imports.create_anyway": (EDITOR_OF_RECORD, lambda world, whose: {
         "job_id": world.of(whose)["import"], "row": 2}),
+    # The public application form: the same for everyone; without a draft in the browser's
+    # session a step sends back to the programme's page, whatever id a URL names.
+    "applications.index": (STAFF, _no_args),
+    "applications.show": (STAFF, _record("application", "application_id")),
+    "applications.invite": (EDITOR_OF_RECORD, _startup_args),
+    "intake.index": (PUBLIC, _no_args),
+    "intake.privacy": (PUBLIC, _no_args),
+    "intake.landing": (PUBLIC, _programme_key),
+    "intake.start": (PUBLIC, _programme_key),
+    "intake.step": (PUBLIC, lambda world, whose: {"key": world.programme_key,
+                                                  "step": "company"}),
+    "intake.documents": (PUBLIC, _programme_key),
+    "intake.upload": (PUBLIC, _programme_key),
+    "intake.remove_upload": (PUBLIC, lambda world, whose: {
+        "key": world.programme_key, "document_id": world.of(whose)["document"]}),
+    "intake.review": (PUBLIC, _programme_key),
+    "intake.submit_application": (PUBLIC, _programme_key),
+    "intake.done": (PUBLIC, _programme_key),
+    "intake.email_link": (PUBLIC, _programme_key),
+    "intake.request_link": (PUBLIC, _no_args),
+    "intake.resume": (PUBLIC, lambda world, whose: {"token": "not-a-token"}),
+    "intake.withdraw": (PUBLIC, _programme_key),
 }
 
 #: Routes that change the caller's own session are called anonymously only (test_auth has more).
@@ -207,11 +234,15 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
     leads = import_services.upload(db, FileStorage(
         io.BytesIO(b"Name,Country\nAcme Robotics,DE\n"), filename="leads.csv"), owner)
     export = export_services.request_export(db, owner, ListView(), "csv")
+    application = Application(programme_id=programme.id, email=f"applicant@{suffix}.example",
+                              startup_id=startup.id)
+    db.add(application)
     db.commit()
     export_services.run_export_job(db, export.id)
     return {"startup": startup.id, "enrollment": enrollment.id, "task": task.id,
             "document": document.id, "item": item, "contact": contact,
-            "saved_view": saved_view.id, "import": leads.id, "export": export.id}
+            "saved_view": saved_view.id, "import": leads.id, "export": export.id,
+            "application": application.id}
 
 
 @pytest.fixture
@@ -223,7 +254,7 @@ def world(app, make_user) -> World:
     }
     with app.app_context():  # the engine and the document store work in the app's session
         db = get_session()
-        programme = make_programme(db)
+        programme = make_programme(db, definition(intake={}))
         ids = {"own": _records_of(db, users["bd"], programme, "own"),
                "other": _records_of(db, users["other_bd"], programme, "other")}
         db.commit()

@@ -181,7 +181,8 @@ def test_security_headers_are_on_every_kind_of_response(client_as, client):
 
 
 def post_endpoints(app: Flask) -> list[str]:
-    """A URL for every route that accepts POST, with 1 for every path argument."""
+    """A URL for every route that accepts POST, with 1 for every path argument (a step of the
+    application form for `step`, which takes only step names)."""
     urls = []
     with app.test_request_context():
         from flask import url_for
@@ -189,7 +190,8 @@ def post_endpoints(app: Flask) -> list[str]:
         for rule in app.url_map.iter_rules():
             if "POST" not in rule.methods:
                 continue
-            urls.append(url_for(rule.endpoint, **dict.fromkeys(rule.arguments, 1)))
+            arguments = {name: "company" if name == "step" else 1 for name in rule.arguments}
+            urls.append(url_for(rule.endpoint, **arguments))
     return urls
 
 

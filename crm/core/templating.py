@@ -14,6 +14,7 @@ NAVIGATION = [
     ("work.index", _l("My work"), None),
     ("startups.index", _l("Startups"), None),
     ("pipeline.board", _l("Pipeline"), None),
+    ("applications.index", _l("Applications"), None),
     ("tasks.index", _l("Tasks"), None),
     ("reports.index", _l("Reports"), None),
     ("admin.users", _l("Admin"), (enums.Role.ADMIN,)),
