@@ -87,7 +87,7 @@ class Honeypot:
 
 class StartForm(Honeypot, FlaskForm):
     email = StringField(_l("Your email address"),
-                        validators=[InputRequired(_l("Enter your email address.")),
+                        validators=[DataRequired(_l("Enter your email address.")),
                                     Length(max=254), check_email],
                         render_kw={"type": "email", "autocomplete": "email"},
                         description=_l("We send you a link to continue your application on "
