@@ -7,6 +7,8 @@ token, whose hash the database keeps.
 
 from __future__ import annotations
 
+import functools
+
 from flask import (
     Blueprint,
     abort,
@@ -51,6 +53,7 @@ from crm.workflow.engine import current_version
 
 bp = Blueprint("intake", __name__)
 
+START_OR_RESUME = _l("Start your application, or open the link we emailed you to continue it.")
 _DRAFTS = "intake_drafts"  # session: {programme key: application id} this browser may edit
 _SUBMITTED = "intake_submitted"  # session: {programme key: application id} just submitted
 
@@ -150,20 +153,26 @@ def start(key: str):
 # Steps ------------------------------------------------------------------------------------
 
 
-def _draft_or_redirect(programme: Programme):
-    application = _draft(programme)
-    if application is None:
-        flash(_l("Start your application, or open the link we emailed you to continue it."),
-              "info")
-    return application
+def with_draft(view):
+    """The view gets the programme and the draft this browser holds; without a draft, the
+    applicant is sent to the programme's page to start or resume."""
+
+    @functools.wraps(view)
+    def with_programme_and_draft(key: str, **arguments):
+        programme = _programme_or_404(key)
+        application = _draft(programme)
+        if application is None:
+            flash(START_OR_RESUME, "info")
+            return redirect(url_for(".landing", key=key))
+        return view(programme, application, **arguments)
+
+    return with_programme_and_draft
 
 
 @bp.route("/apply/<key>/<any(company, people, plans):step>", methods=["GET", "POST"])
-def step(key: str, step: str):
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
+@with_draft
+def step(programme: Programme, application: Application, step: str):
+    key = programme.key
     if step_index(step) > step_index(application.step):
         return redirect(_step_url(key, application.step))
     db = get_session()
@@ -202,11 +211,9 @@ def _change_people(form) -> bool:
 
 
 @bp.route("/apply/<key>/documents", methods=["GET", "POST"])
-def documents(key: str):
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
+@with_draft
+def documents(programme: Programme, application: Application):
+    key = programme.key
     if step_index("documents") > step_index(application.step):
         return redirect(_step_url(key, application.step))
     db = get_session()
@@ -234,11 +241,9 @@ def _render_documents(programme: Programme, application: Application, *, problem
 
 
 @bp.post("/apply/<key>/documents/upload")
-def upload(key: str):
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
+@with_draft
+def upload(programme: Programme, application: Application):
+    key = programme.key
     form = UploadForm()
     kind = form.kind.data if form.kind.data in (PITCH_DECK, COMPANY_PAPERS) else None
     if not form.validate() or kind is None:
@@ -254,11 +259,9 @@ def upload(key: str):
 
 
 @bp.post("/apply/<key>/documents/<int:document_id>/remove")
-def remove_upload(key: str, document_id: int):
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
+@with_draft
+def remove_upload(programme: Programme, application: Application, document_id: int):
+    key = programme.key
     if not drafts.remove_document(get_session(), application, document_id):
         abort(404)
     flash(_l("The file is removed."), "success")
@@ -269,11 +272,9 @@ def remove_upload(key: str, document_id: int):
 
 
 @bp.get("/apply/<key>/review")
-def review(key: str):
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
+@with_draft
+def review(programme: Programme, application: Application):
+    key = programme.key
     if application.step != "consent":
         return redirect(_step_url(key, application.step))
     return _render_review(programme, application, ConsentForm())
@@ -296,8 +297,7 @@ def submit_application(key: str):
     programme = _programme_or_404(key)
     application = _session_application(programme)
     if application is None:
-        flash(_l("Start your application, or open the link we emailed you to continue it."),
-              "info")
+        flash(START_OR_RESUME, "info")
         return redirect(url_for(".landing", key=key))
     if application.status == ApplicationStatus.SUBMITTED:  # a double click or a retry
         return redirect(url_for(".done", key=key))
@@ -336,15 +336,12 @@ def done(key: str):
 
 @bp.post("/apply/<key>/link")
 @limiter.limit(_intake_limit)
-def email_link(key: str):
+@with_draft
+def email_link(programme: Programme, application: Application):
     """Email a new link to the draft this browser holds ("continue later on another device")."""
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
     drafts.send_resume_link(get_session(), application, programme)
     flash(_l("We have emailed you a new link to continue your application."), "success")
-    return redirect(_step_url(key, application.step))
+    return redirect(_step_url(programme.key, application.step))
 
 
 @bp.post("/apply/link")
@@ -380,11 +377,8 @@ def resume(token: str):
 
 
 @bp.route("/apply/<key>/withdraw", methods=["GET", "POST"])
-def withdraw(key: str):
-    programme = _programme_or_404(key)
-    application = _draft_or_redirect(programme)
-    if application is None:
-        return redirect(url_for(".landing", key=key))
+@with_draft
+def withdraw(programme: Programme, application: Application):
     if request.method == "POST":
         drafts.withdraw(get_session(), application)
         _remember(_DRAFTS, programme, None)
