@@ -92,6 +92,11 @@ def settings(database_url, tmp_path) -> Settings:
 def app(settings) -> Iterator[Flask]:
     app = create_app(settings)
     yield app
+    empty_tables(app)
+
+
+def empty_tables(app: Flask) -> None:
+    """Delete every row the test wrote, and close the app's connections."""
     engine = app.extensions["db_engine"]
     with engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):

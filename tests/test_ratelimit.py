@@ -8,7 +8,9 @@ import pytest
 import redis
 
 from crm import create_app
-from tests.conftest import csrf_token
+from crm.db import get_session
+from tests.conftest import csrf_token, empty_tables
+from tests.factories import definition, make_programme
 
 
 @pytest.mark.redis
@@ -32,3 +34,27 @@ def test_login_limit_counts_in_redis(settings, redis_url):
     assert statuses == [200, 200, 429]
     keys = redis.Redis.from_url(redis_url).keys(f"*{address}*")
     assert keys, "the limiter's counter is not in Redis"
+
+
+@pytest.mark.redis
+def test_starting_an_application_counts_in_redis(settings, redis_url):
+    app = create_app(settings.model_copy(update={
+        "celery_broker_url": redis_url, "ratelimit_storage_url": None,
+        "intake_rate_limit": "2 per minute",
+    }))
+    try:
+        with app.app_context():
+            programme = make_programme(get_session(), definition(intake={}))
+        address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"  # TEST-NET-2: only a WSGI value
+        client = app.test_client()
+        token = csrf_token(client, f"/apply/{programme.key}")
+        statuses = [
+            client.post(f"/apply/{programme.key}/start",
+                        data={"email": f"founder{n}@example.in", "csrf_token": token},
+                        environ_overrides={"REMOTE_ADDR": address}).status_code
+            for n in range(3)
+        ]
+        assert statuses == [302, 302, 429]
+        assert redis.Redis.from_url(redis_url).keys(f"*{address}*")
+    finally:
+        empty_tables(app)
