@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 from werkzeug.datastructures import FileStorage
 
@@ -26,7 +27,7 @@ from crm.intake.steps import (
     STEP_KEYS,
 )
 from crm.outbox.services import queue_email
-from crm.programmes.models import Programme
+from crm.programmes.models import Programme, ProgrammeVersion
 from crm.workflow.definitions import IntakeDefinition
 from crm.workflow.engine import current_version
 
@@ -55,12 +56,18 @@ def closed_reason(programme: Programme, intake: IntakeDefinition | None,
     return None
 
 
+#: Joins a programme to the version new enrollments (and applications) use.
+CURRENT_VERSION = and_(ProgrammeVersion.programme_id == Programme.id,
+                       ProgrammeVersion.number == Programme.current_version)
+
+
 def open_programmes(db: Session, now: datetime | None = None) -> list[Programme]:
-    """Programmes whose form takes applications now, by name."""
-    programmes = db.scalars(select(Programme).where(Programme.is_active)
-                            .order_by(Programme.name_en)).all()
-    return [programme for programme in programmes
-            if closed_reason(programme, intake_of(db, programme), now) is None]
+    """Programmes whose form takes applications now, by name (one query)."""
+    rows = db.execute(select(Programme, ProgrammeVersion).join(ProgrammeVersion, CURRENT_VERSION)
+                      .where(Programme.is_active).options(defer(ProgrammeVersion.source_text))
+                      .order_by(Programme.name_en)).all()
+    return [programme for programme, version in rows
+            if closed_reason(programme, version.parsed.intake, now) is None]
 
 
 # Starting and resuming --------------------------------------------------------------------
@@ -161,13 +168,6 @@ def save_step(db: Session, application: Application, step: str, values: dict[str
     application.answers = {**application.answers, step: values}
     application.locale = locale
     application.step = next_step(application)
-    application.last_activity_at = now or utcnow()
-    db.flush()
-
-
-def touch(db: Session, application: Application, locale: Language,
-          now: datetime | None = None) -> None:
-    application.locale = locale
     application.last_activity_at = now or utcnow()
     db.flush()
 

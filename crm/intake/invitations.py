@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from crm.core.clock import utcnow
 from crm.core.enums import ApplicationStatus, Language, parse_enum
-from crm.intake.drafts import closed_reason, start_application
+from crm.intake.drafts import CURRENT_VERSION, closed_reason, start_application
 from crm.intake.forms import MAX_PEOPLE, PersonForm, answers_of, step_form
 from crm.intake.models import Application
 from crm.intake.steps import sector_choices
@@ -168,8 +168,7 @@ def startup_applications(db: Session, startup_id: int,
                  Application.status == ApplicationStatus.DRAFT)
     rows = db.execute(
         select(Programme, ProgrammeVersion, Application, User.name)
-        .join(ProgrammeVersion, and_(ProgrammeVersion.programme_id == Programme.id,
-                                     ProgrammeVersion.number == Programme.current_version))
+        .join(ProgrammeVersion, CURRENT_VERSION)
         .outerjoin(Application, draft)
         .outerjoin(User, User.id == Application.invited_by_id)
         .where(or_(Programme.is_active, Application.id.is_not(None)))

@@ -69,16 +69,6 @@ def step_index(key: str) -> int:
     return STEP_KEYS.index(key)
 
 
-def step_after(key: str) -> str:
-    index = step_index(key)
-    return STEP_KEYS[min(index + 1, len(STEP_KEYS) - 1)]
-
-
-def step_before(key: str) -> str | None:
-    index = step_index(key)
-    return STEP_KEYS[index - 1] if index > 0 else None
-
-
 def questions_of(intake: IntakeDefinition, step: str) -> list[QuestionDefinition]:
     """The programme's own questions asked on this step."""
     return [question for question in intake.questions if question.step == step]
@@ -87,8 +77,3 @@ def questions_of(intake: IntakeDefinition, step: str) -> list[QuestionDefinition
 def sector_choices(focus_sectors: list[str]) -> list[tuple[str, str]]:
     """The programme's focus sectors first, then the general ones, each once."""
     return [(sector, sector) for sector in dict.fromkeys([*focus_sectors, *GENERAL_SECTORS])]
-
-
-def choice_label(choices: tuple[tuple[str, object], ...], value: str | None) -> object:
-    """The label of a stored choice (the value itself if the choices no longer have it)."""
-    return dict(choices).get(value, value) if value else "—"

@@ -172,9 +172,8 @@ def with_draft(view):
 @bp.route("/apply/<key>/<any(company, people, plans):step>", methods=["GET", "POST"])
 @with_draft
 def step(programme: Programme, application: Application, step: str):
-    key = programme.key
     if step_index(step) > step_index(application.step):
-        return redirect(_step_url(key, application.step))
+        return redirect(_step_url(programme.key, application.step))
     db = get_session()
     context = _context(programme)
     saved = application.answers.get(step)
@@ -187,7 +186,7 @@ def step(programme: Programme, application: Application, step: str):
                                    step=step, **context)
     if request.method == "POST" and form.validate():
         drafts.save_step(db, application, step, answers_of(step, form), locale=_locale())
-        return redirect(_step_url(key, STEP_KEYS[step_index(step) + 1]))
+        return redirect(_step_url(programme.key, STEP_KEYS[step_index(step) + 1]))
     status = 422 if request.method == "POST" else 200
     return render_template("intake/step.html", form=form, application=application, step=step,
                            **context), status
@@ -213,16 +212,15 @@ def _change_people(form) -> bool:
 @bp.route("/apply/<key>/documents", methods=["GET", "POST"])
 @with_draft
 def documents(programme: Programme, application: Application):
-    key = programme.key
     if step_index("documents") > step_index(application.step):
-        return redirect(_step_url(key, application.step))
+        return redirect(_step_url(programme.key, application.step))
     db = get_session()
     problem = None
     if request.method == "POST":
         uploaded = drafts.documents_of(db, application.id)
         if any(document.kind == PITCH_DECK for document in uploaded):
             drafts.save_step(db, application, "documents", {}, locale=_locale())
-            return redirect(url_for(".review", key=key))
+            return redirect(url_for(".review", key=programme.key))
         problem = _l("Please upload your pitch deck as a PDF.")
     return _render_documents(programme, application, problem=problem,
                              status=422 if problem else 200)
@@ -243,7 +241,6 @@ def _render_documents(programme: Programme, application: Application, *, problem
 @bp.post("/apply/<key>/documents/upload")
 @with_draft
 def upload(programme: Programme, application: Application):
-    key = programme.key
     form = UploadForm()
     kind = form.kind.data if form.kind.data in (PITCH_DECK, COMPANY_PAPERS) else None
     if not form.validate() or kind is None:
@@ -255,17 +252,16 @@ def upload(programme: Programme, application: Application):
         return _render_documents(programme, application,
                                  upload_errors={kind: rejected.message}, status=422)
     flash(_l("The file is uploaded."), "success")
-    return redirect(url_for(".documents", key=key))
+    return redirect(url_for(".documents", key=programme.key))
 
 
 @bp.post("/apply/<key>/documents/<int:document_id>/remove")
 @with_draft
 def remove_upload(programme: Programme, application: Application, document_id: int):
-    key = programme.key
     if not drafts.remove_document(get_session(), application, document_id):
         abort(404)
     flash(_l("The file is removed."), "success")
-    return redirect(url_for(".documents", key=key))
+    return redirect(url_for(".documents", key=programme.key))
 
 
 # Review and submit ------------------------------------------------------------------------
@@ -274,9 +270,8 @@ def remove_upload(programme: Programme, application: Application, document_id: i
 @bp.get("/apply/<key>/review")
 @with_draft
 def review(programme: Programme, application: Application):
-    key = programme.key
     if application.step != "consent":
-        return redirect(_step_url(key, application.step))
+        return redirect(_step_url(programme.key, application.step))
     return _render_review(programme, application, ConsentForm())
 
 
