@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = None  # unset: emails stay in the outbox (crm/outbox/smtp.py: forms)
     mail_from: str = "Landing Desk <landing-desk@localhost>"
     outbox_max_attempts: int = Field(default=8, ge=1)  # then an email is given up as dead
+    # The first retry waits this long, each next one twice as long (capped at 6 hours).
+    outbox_retry_base_seconds: float = Field(default=60.0, gt=0)
+    # A message claimed by a worker that then died is claimed again after this long.
+    outbox_claim_seconds: int = Field(default=600, ge=5)
     secret_key: str = DEV_SECRET_KEY
     base_url: str = "http://127.0.0.1:5000"
     timezone: str = "Europe/Berlin"

@@ -9,8 +9,9 @@ from crm.duplicates.models import DuplicateDismissal
 from crm.exports.models import ExportJob
 from crm.imports.models import ImportJob, ImportMapping
 from crm.intake.models import Application
-from crm.outbox.models import OutboxMessage
+from crm.outbox.models import OutboxAttachment, OutboxMessage
 from crm.programmes.models import Programme, ProgrammeVersion
+from crm.reminders.models import Reminder
 from crm.startups.models import (
     Activity,
     Contact,
@@ -38,9 +39,11 @@ __all__ = [
     "ImportMapping",
     "Enrollment",
     "Invitation",
+    "OutboxAttachment",
     "OutboxMessage",
     "Programme",
     "ProgrammeVersion",
+    "Reminder",
     "SavedView",
     "ServiceHeartbeat",
     "StageEvent",

@@ -140,6 +140,37 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
 
 
+OUTBOX_STATUS_LABELS = {
+    OutboxStatus.PENDING: _l("Pending"),
+    OutboxStatus.SENDING: _l("Sending"),
+    OutboxStatus.SENT: _l("Sent"),
+    OutboxStatus.FAILED: _l("Failed, will retry"),
+    OutboxStatus.DEAD: _l("Dead"),
+}
+
+
+class ReminderDelivery(StrEnum):
+    """How a staff member gets reminders: one email each, or gathered into a daily digest."""
+
+    IMMEDIATE = "immediate"
+    DAILY_DIGEST = "daily_digest"
+
+
+REMINDER_DELIVERY_LABELS = {
+    ReminderDelivery.IMMEDIATE: _l("One email per reminder, at once"),
+    ReminderDelivery.DAILY_DIGEST: _l("One daily digest in the morning"),
+}
+
+
+class ReminderKind(StrEnum):
+    SLA_DUE_SOON = "sla_due_soon"  # to the owner
+    SLA_OVERDUE = "sla_overdue"  # to the owner
+    SLA_ESCALATION = "sla_escalation"  # to each manager, escalate_after working days past due
+    APPLICATION_NUDGE_3 = "application_nudge_3"  # to the applicant, 3 days idle
+    APPLICATION_NUDGE_7 = "application_nudge_7"  # to the applicant, 7 days idle
+    CHECKLIST_EXPIRING = "checklist_expiring"  # to the owner, 60 days before expiry
+
+
 class Language(StrEnum):
     EN = "en"
     DE = "de"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
-from sqlmodel import Field
+from sqlalchemy import Index, LargeBinary, String
+from sqlmodel import Field, SQLModel
 
 from crm.core.enums import Language, OutboxStatus
 from crm.core.mixins import Timestamped
@@ -32,3 +32,16 @@ class OutboxMessage(Timestamped, table=True):
         default=None, foreign_key="startups.id", index=True, ondelete="SET NULL"
     )
     user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with a message: attached, or inline in the HTML when it has a content id."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox_messages.id", index=True, ondelete="CASCADE")
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    content_id: str | None = Field(default=None, max_length=100)  # cid: of an inline image
+    content: bytes = Field(sa_type=LargeBinary)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlmodel import Field
 
-from crm.core.enums import Language, Role
+from crm.core.enums import Language, ReminderDelivery, Role
 from crm.core.mixins import Timestamped
 from crm.core.types import timestamp_field
 
@@ -25,6 +25,10 @@ class User(Timestamped, table=True):
     # Bumped on deactivation, role or password change: older sessions stop working.
     session_version: int = Field(default=1)
     last_login_at: datetime | None = timestamp_field(nullable=True)
+    reminder_delivery: ReminderDelivery = Field(
+        default=ReminderDelivery.IMMEDIATE, sa_type=String(16)
+    )
+    weekly_report: bool = Field(default=False)  # subscribed to the Monday pipeline report
 
     # Flask-Login protocol
     @property

@@ -1,0 +1,1 @@
+"""Reminders found by sweeping due dates in the database, each sent once under a unique key."""
