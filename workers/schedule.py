@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE: dict[str, dict] = {
     "heartbeat": {
         "task": "workers.health.heartbeat",
@@ -12,5 +14,17 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "workers.outbox.deliver_outbox",
         "schedule": 60.0,
         "options": {"expires": 55},  # a run the worker could not start in time is skipped
+    },
+    "sweep-reminders": {
+        "task": "workers.reminders.sweep_reminders",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    # Monday from 07:00 in the desk's time zone (Celery's `timezone`), every ten minutes until
+    # each subscriber has this week's report: a beat that was down at 07:00 catches up.
+    "send-weekly-reports": {
+        "task": "workers.reports.send_weekly_reports",
+        "schedule": crontab(minute="*/10", hour="7-23", day_of_week="mon"),
+        "options": {"expires": 590},
     },
 }

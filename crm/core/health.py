@@ -15,6 +15,7 @@ from crm.extensions import limiter
 
 bp = Blueprint("health", __name__)
 WORKER_HEARTBEAT = "celery.worker"
+REMINDER_SWEEP_HEARTBEAT = "reminders.sweep"  # left by each sweep that finished
 
 
 def database_status() -> tuple[bool, datetime | None]:
