@@ -10,6 +10,7 @@ from crm.core.enums import (
     FundingStage,
     Language,
     LeadSource,
+    ReminderDelivery,
     Role,
 )
 
@@ -25,15 +26,20 @@ class DemoUser(NamedTuple):
     name: str
     role: Role
     locale: Language
+    reminder_delivery: ReminderDelivery = ReminderDelivery.IMMEDIATE
+    weekly_report: bool = False
 
 
 DEMO_USERS = (
-    DemoUser(f"katharina.vogel@{DEMO_EMAIL_DOMAIN}", "Katharina Vogel", Role.ADMIN, Language.DE),
-    DemoUser(f"stefan.hoffmann@{DEMO_EMAIL_DOMAIN}", "Stefan Hoffmann", Role.MANAGER, Language.DE),
+    DemoUser(f"katharina.vogel@{DEMO_EMAIL_DOMAIN}", "Katharina Vogel", Role.ADMIN, Language.DE,
+             weekly_report=True),
+    DemoUser(f"stefan.hoffmann@{DEMO_EMAIL_DOMAIN}", "Stefan Hoffmann", Role.MANAGER, Language.DE,
+             ReminderDelivery.DAILY_DIGEST, weekly_report=True),
     DemoUser(f"priya.raghavan@{DEMO_EMAIL_DOMAIN}", "Priya Raghavan", Role.BD_MANAGER,
-             Language.EN),
+             Language.EN, weekly_report=True),
     DemoUser(f"jiwoo.park@{DEMO_EMAIL_DOMAIN}", "Ji-woo Park", Role.BD_MANAGER, Language.EN),
-    DemoUser(f"haruka.sato@{DEMO_EMAIL_DOMAIN}", "Haruka Sato", Role.BD_MANAGER, Language.DE),
+    DemoUser(f"haruka.sato@{DEMO_EMAIL_DOMAIN}", "Haruka Sato", Role.BD_MANAGER, Language.DE,
+             ReminderDelivery.DAILY_DIGEST),
     DemoUser(f"lukas.brenner@{DEMO_EMAIL_DOMAIN}", "Lukas Brenner", Role.BD_MANAGER, Language.DE),
     DemoUser(f"mehmet.yilmaz@{DEMO_EMAIL_DOMAIN}", "Mehmet Yılmaz", Role.VIEWER, Language.DE),
 )

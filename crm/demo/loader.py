@@ -117,14 +117,18 @@ def load_demo_data(session: Session) -> str:
 
 
 def _ensure_users(session: Session) -> dict[str, User]:
-    """The demo users by email, created through the account service when missing."""
-    return {
-        spec.email: find_by_email(session, spec.email) or create_user(
-            session, email=spec.email, name=spec.name, role=spec.role,
-            password=DEMO_PASSWORD, locale=spec.locale,
-        )
-        for spec in DEMO_USERS
-    }
+    """The demo users by email, created through the account service when missing, with their
+    reminder and weekly-report preferences."""
+    users = {}
+    for spec in DEMO_USERS:
+        user = find_by_email(session, spec.email)
+        if user is None:
+            user = create_user(session, email=spec.email, name=spec.name, role=spec.role,
+                               password=DEMO_PASSWORD, locale=spec.locale)
+            user.reminder_delivery = spec.reminder_delivery
+            user.weekly_report = spec.weekly_report
+        users[spec.email] = user
+    return users
 
 
 def _create_startup(
