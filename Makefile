@@ -16,8 +16,10 @@ run: install migrate demo
 	@echo
 	PATH="$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start --procfile Procfile web worker beat
 
+# Tests run in one process per core (pytest-xdist); PYTEST_WORKERS=0 runs them in this one.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 install: $(INSTALLED) $(CATALOG).mo
 
