@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import socket
 import threading
@@ -10,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlmodel import Session
+from openpyxl import Workbook, load_workbook
+from sqlmodel import Session, select
 
 from crm import create_app
 from crm.cli import cli
@@ -18,8 +20,8 @@ from crm.config import ConfigurationError, load_settings
 from crm.core.enums import Language, OutboxStatus
 from crm.db import get_session
 from crm.outbox.delivery import DeliveryResult, deliver_due, retry_delay
-from crm.outbox.models import OutboxMessage
-from crm.outbox.services import queue_email
+from crm.outbox.models import OutboxAttachment, OutboxMessage
+from crm.outbox.services import Attachment, queue_email
 from crm.outbox.smtp import Security, SmtpTarget, parse_smtp_url
 from tests.helpers import reloaded
 from workers.outbox import deliver_outbox
@@ -35,7 +37,7 @@ def smtp_settings(settings, smtp_server):
 
 
 def queue_invitation(app, key: str = "invite-1", to: str = FOUNDER,
-                     locale: Language = Language.EN) -> int:
+                     locale: Language = Language.EN, attachments: list[Attachment] = ()) -> int:
     """An email queued (and committed) the way the app queues them, due at once."""
     with app.app_context():
         session = get_session()
@@ -44,7 +46,8 @@ def queue_invitation(app, key: str = "invite-1", to: str = FOUNDER,
                               context={"user": SimpleNamespace(name="Ada Founder"),
                                        "inviter": SimpleNamespace(name="Grace Desk"),
                                        "link": "http://localhost/invitation/abc",
-                                       "expires_at": NOW + timedelta(days=3)})
+                                       "expires_at": NOW + timedelta(days=3)},
+                              attachments=attachments)
         session.commit()
         return message.id
 
@@ -251,6 +254,93 @@ def test_line_breaks_in_a_subject_add_no_header(db, smtp_server, smtp_settings):
     assert smtp_server.envelopes[0].rcpt_tos == [FOUNDER]
 
 
+# A 1×1 PNG, and an XLSX written by openpyxl: real files, checked again on arrival.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c4944415478"
+    "9c6390cfdf020001f30143018783600000000049454e44ae426082")
+CSV = "Phase;Anzahl\nErstkontakt;12\nÜberprüfung;3\n".encode()
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_bytes() -> bytes:
+    workbook = Workbook()
+    workbook.active.append(["Stage", "Startups"])
+    workbook.active.append(["Lead", 12])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_inline_image_and_attachments_arrive(app, db, clock, smtp_server, smtp_settings):
+    clock(NOW)
+    workbook = xlsx_bytes()
+    message_id = queue_invitation(app, attachments=[
+        Attachment("trend.png", "image/png", PNG, content_id="trend@landing-desk"),
+        Attachment("../../Pipeline 2025-W10.xlsx", XLSX_TYPE, workbook),
+        Attachment("Übersicht\r\n.csv", "text/csv; charset=utf-8", CSV),
+    ])
+    stored = db.scalars(select(OutboxAttachment).where(OutboxAttachment.message_id == message_id)
+                        .order_by(OutboxAttachment.id)).all()
+    assert [(file.filename, file.content_id) for file in stored] == [
+        ("trend.png", "trend@landing-desk"), ("../../Pipeline 2025-W10.xlsx", None),
+        ("Übersicht\r\n.csv", None)]
+
+    assert deliver_due(db, smtp_settings, now=NOW) == DeliveryResult(sent=1)
+
+    [email] = smtp_server.wait_for(1)
+    assert email.get_content_type() == "multipart/mixed"
+    body, spreadsheet, table = email.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    text, related = body.iter_parts()
+    assert "http://localhost/invitation/abc" in text.get_content()
+    assert related.get_content_type() == "multipart/related"
+    html, image = related.iter_parts()
+    assert html.get_content_type() == "text/html"
+    assert "Grace Desk" in html.get_content()
+    assert (image.get_content_type(), image["Content-ID"]) == ("image/png", "<trend@landing-desk>")
+    assert image.get_content_disposition() == "inline"
+    assert image.get_content() == PNG
+    assert spreadsheet.get_content_disposition() == "attachment"
+    assert (spreadsheet.get_content_type(), spreadsheet.get_filename()) == (
+        XLSX_TYPE, "Pipeline 2025-W10.xlsx")
+    rows = load_workbook(io.BytesIO(spreadsheet.get_content())).active.iter_rows(values_only=True)
+    assert list(rows) == [("Stage", "Startups"), ("Lead", 12)]
+    assert (table.get_content_type(), table.get_filename()) == ("text/csv", "Übersicht.csv")
+    assert table.get_payload(decode=True) == CSV
+    assert email["Message-ID"] == expected_message_id("invite-1")
+
+
+def test_a_content_id_must_fit_in_a_header():
+    with pytest.raises(ValueError, match="content id"):
+        Attachment("trend.png", "image/png", PNG, content_id="trend>\r\nBcc: x@evil.example")
+
+
+def test_failures_wait_the_configured_base_time(db, smtp_server, smtp_settings):
+    settings = smtp_settings.model_copy(update={"outbox_retry_base_seconds": 0.5})
+    message_id = add_message(db)
+    smtp_server.refuse("451 4.3.0 Try again later")
+
+    assert deliver_due(db, settings, now=NOW) == DeliveryResult(failed=1)
+
+    retry_at = reloaded(db, OutboxMessage, message_id).next_attempt_at  # 0.5 s × 2^1, ±20 %
+    assert NOW + timedelta(seconds=0.8) <= retry_at <= NOW + timedelta(seconds=1.2)
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "ada@robotics@example",
+                                     "Ada <ada@robotics.example>", ""])
+def test_an_invalid_address_is_dead_at_once(db, smtp_server, smtp_settings, address):
+    message_id = add_message(db, to_address=address)
+    add_message(db, dedupe_key="next", next_attempt_at=NOW + timedelta(seconds=1))
+
+    assert deliver_due(db, smtp_settings, now=NOW + timedelta(seconds=1)) == DeliveryResult(
+        sent=1, dead=1)
+
+    message = reloaded(db, OutboxMessage, message_id)
+    assert (message.status, message.attempts, message.last_error) == (
+        OutboxStatus.DEAD, 1, "unusable address")
+    assert smtp_server.envelopes[0].rcpt_tos == [FOUNDER]
+
+
 def test_an_address_with_a_line_break_is_never_sent(db, smtp_server, smtp_settings):
     message_id = add_message(db, to_address=f"{FOUNDER}\r\nBcc: x@evil.example")
     add_message(db, dedupe_key="next", next_attempt_at=NOW + timedelta(seconds=1))
@@ -321,10 +411,10 @@ def test_concurrent_runs_send_each_email_once(app, db, smtp_server, smtp_setting
 
 def test_retry_delay_doubles_up_to_six_hours():
     for attempts, minutes in ((1, 2), (2, 4), (5, 32), (9, 360), (40, 360)):
-        delays = [retry_delay(attempts) for _ in range(50)]
+        delays = [retry_delay(attempts, timedelta(minutes=1)) for _ in range(50)]
         assert all(timedelta(minutes=minutes * 0.8) <= delay <= timedelta(minutes=minutes * 1.2)
                    for delay in delays)
-    assert len({retry_delay(3) for _ in range(10)}) > 1  # jittered
+    assert len({retry_delay(3, timedelta(minutes=1)) for _ in range(10)}) > 1  # jittered
 
 
 # The worker task and the command ---------------------------------------------------------------

@@ -8,7 +8,10 @@ wait for each other) that also counts the attempt, and each claim and each outco
 once: overlapping runs, a second worker or `crm outbox deliver` never send a message twice at
 the same time. A crash after the server took a message but before its outcome committed leaves
 it `sending`; it is sent once more when the claim lapses, with the same Message-ID, by which
-the receiving side can drop the copy.
+the receiving side can drop the copy. That window, the only way a message goes out twice, is
+as small as SMTP allows: from the server's "250" after DATA to the commit of the outcome, a
+single UPDATE. The claim lasts OUTBOX_CLAIM_SECONDS (10 minutes by default), failures wait
+OUTBOX_RETRY_BASE_SECONDS × 2^attempts (1 minute × 2^n by default, at most 6 hours, ±20 %).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -23,22 +29,32 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 from sqlmodel import Session
 
 from crm.config import Settings
 from crm.core.clock import utcnow
 from crm.core.enums import OutboxStatus
-from crm.outbox.models import OutboxMessage
+from crm.core.uploads import sent_name
+from crm.outbox.models import OutboxAttachment, OutboxMessage
 from crm.outbox.smtp import Courier, describe_error, is_permanent, parse_smtp_url
 
 log = logging.getLogger(__name__)
 
-BASE_DELAY = timedelta(minutes=1)
 MAX_DELAY = timedelta(hours=6)
 JITTER = 0.2  # ±20 %, so messages that failed together are not retried together
-CLAIM_TIMEOUT = timedelta(minutes=10)  # far longer than sending one message may take
+_MIME_TYPE = re.compile(r"(?P<maintype>[a-z]+)/(?P<subtype>[a-z0-9][a-z0-9.+_-]*)")
 _CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A message this run may send until `lease`, with its attachments."""
+
+    message: OutboxMessage
+    attachments: list[OutboxAttachment]
+    lease: datetime
 
 
 @dataclass(frozen=True)
@@ -63,16 +79,18 @@ def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
     if not settings.smtp_url:
         log.info("SMTP_URL is not set: due emails stay in the outbox")
         return DeliveryResult()
-    now = now or utcnow()
+    now, started = now or utcnow(), time.monotonic()
+    claim_time = timedelta(seconds=settings.outbox_claim_seconds)
     counts = {OutboxStatus.SENT: 0, OutboxStatus.FAILED: 0,
               OutboxStatus.DEAD: _bury_interrupted(db, now, settings.outbox_max_attempts)}
     with Courier(parse_smtp_url(settings.smtp_url)) as courier:
         for _ in range(limit):
-            claimed = _claim_next(db, now)
-            if claimed is None:
+            # A claim lasts claim_time from when it is taken, however long the run has taken.
+            lease = now + timedelta(seconds=time.monotonic() - started) + claim_time
+            claim = _claim_next(db, now, lease)
+            if claim is None:
                 break
-            message, lease = claimed
-            status = _deliver(db, courier, message, lease, now, settings)
+            status = _deliver(db, courier, claim, now, settings)
             counts[status] += 1
             if courier.broken:
                 break
@@ -94,14 +112,13 @@ def _bury_interrupted(db: Session, now: datetime, max_attempts: int) -> int:
     return buried
 
 
-def _claim_next(db: Session, now: datetime) -> tuple[OutboxMessage, datetime] | None:
-    """The next due message, marked `sending` until the returned lease, attempt counted."""
+def _claim_next(db: Session, now: datetime, lease: datetime) -> Claim | None:
+    """The next due message, marked `sending` until `lease`, attempt counted."""
     due = (OutboxMessage.status.in_(_CLAIMABLE), OutboxMessage.next_attempt_at <= now)
     candidate = (select(OutboxMessage.id).where(*due)
                  .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
                  .with_for_update(skip_locked=True)  # SQLite has no row locks: ignored there
                  .scalar_subquery())
-    lease = now + CLAIM_TIMEOUT
     # The conditions again: under READ COMMITTED, another claim may have taken the row after
     # the subquery chose it.
     claimed_id = db.scalar(
@@ -110,16 +127,27 @@ def _claim_next(db: Session, now: datetime) -> tuple[OutboxMessage, datetime] | 
                 attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False))
-    message = db.get(OutboxMessage, claimed_id, populate_existing=True) if claimed_id else None
+    if claimed_id is None:
+        db.commit()
+        return None
+    claim = Claim(message=db.get(OutboxMessage, claimed_id, populate_existing=True),
+                  attachments=list(db.scalars(
+                      select(OutboxAttachment).where(OutboxAttachment.message_id == claimed_id)
+                      .order_by(OutboxAttachment.id))),
+                  lease=lease)
     db.commit()  # no transaction stays open while talking to the server
-    return (message, lease) if message is not None else None
+    return claim
 
 
-def _deliver(db: Session, courier: Courier, message: OutboxMessage, lease: datetime,
-             now: datetime, settings: Settings) -> OutboxStatus:
+def _deliver(db: Session, courier: Courier, claim: Claim, now: datetime,
+             settings: Settings) -> OutboxStatus:
+    message, lease = claim.message, claim.lease
     try:
-        email = build_email(message, settings, now)
-    except ValueError:  # an address no header can carry: it never will
+        # Syntax only: the server decides what it delivers (.test and intranet names included).
+        validate_email(message.to_address, check_deliverability=False,
+                       globally_deliverable=False, test_environment=True)
+        email = build_email(message, settings, now, claim.attachments)
+    except (EmailNotValidError, ValueError):  # not an address, or one no header can carry
         return _record(db, message, lease, OutboxStatus.DEAD, error="unusable address")
     try:
         courier.send(email, message.to_address)
@@ -129,8 +157,9 @@ def _deliver(db: Session, courier: Courier, message: OutboxMessage, lease: datet
                     reason)
         if is_permanent(error) or message.attempts >= settings.outbox_max_attempts:
             return _record(db, message, lease, OutboxStatus.DEAD, error=reason)
+        base = timedelta(seconds=settings.outbox_retry_base_seconds)
         return _record(db, message, lease, OutboxStatus.FAILED, error=reason,
-                       next_attempt_at=now + retry_delay(message.attempts))
+                       next_attempt_at=now + retry_delay(message.attempts, base))
     log.info("outbox message %s sent", message.id)
     return _record(db, message, lease, OutboxStatus.SENT, sent_at=now)
 
@@ -150,9 +179,9 @@ def _record(db: Session, message: OutboxMessage, lease: datetime, status: Outbox
     return status
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1 minute × 2^attempts, at most 6 hours, ±20 %."""
-    delay = min(BASE_DELAY * 2 ** min(attempts, 16), MAX_DELAY)
+def retry_delay(attempts: int, base: timedelta) -> timedelta:
+    """base × 2^attempts, at most 6 hours, ±20 %."""
+    delay = min(base * 2 ** min(attempts, 16), MAX_DELAY)
     return delay * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - jitter, not a secret
 
 
@@ -162,9 +191,11 @@ def message_id(dedupe_key: str, base_url: str) -> str:
     return f"<{digest}@{urlsplit(base_url).hostname or 'landing-desk'}>"
 
 
-def build_email(message: OutboxMessage, settings: Settings, now: datetime) -> EmailMessage:
-    """The row as a text (and HTML, if any) email. Raises ValueError for a header value with a
-    line break; the subject has its line breaks folded to spaces instead."""
+def build_email(message: OutboxMessage, settings: Settings, now: datetime,
+                attachments: Sequence[OutboxAttachment] = ()) -> EmailMessage:
+    """The row as a text (and HTML, if any) email with its attachments: those with a content id
+    inline beside the HTML (multipart/related), the others attached. Raises ValueError for a
+    header value with a line break; the subject has its line breaks folded to spaces instead."""
     email = EmailMessage(policy=policy.SMTP)
     email["From"] = settings.mail_from
     email["To"] = message.to_address
@@ -173,7 +204,31 @@ def build_email(message: OutboxMessage, settings: Settings, now: datetime) -> Em
     email["Message-ID"] = message_id(message.dedupe_key, settings.base_url)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to these
     email.set_content(message.body_text, cte="quoted-printable")
+    inline, attached = [], []
+    for file in attachments:  # an inline image needs HTML to show in; else it is attached
+        (inline if file.content_id and message.body_html else attached).append(file)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html", cte="quoted-printable")
+        html = email.get_body(preferencelist=("html",))
+        for file in inline:
+            html.add_related(file.content, *_mime_type(file.content_type),
+                             cid=f"<{file.content_id}>", disposition="inline",
+                             filename=attachment_filename(file))
+    for file in attached:
+        email.add_attachment(file.content, *_mime_type(file.content_type),
+                             filename=attachment_filename(file))
     email["Content-Language"] = message.locale  # after the parts: they take Content-* with them
     return email
+
+
+def attachment_filename(attachment: OutboxAttachment) -> str:
+    """Its name without folders or control characters, never empty."""
+    return sent_name(attachment.filename) or "attachment"
+
+
+def _mime_type(content_type: str) -> tuple[str, str]:
+    """(maintype, subtype) of a content type; anything unusable is application/octet-stream."""
+    found = _MIME_TYPE.fullmatch(content_type.partition(";")[0].strip().lower())
+    if found is None or found["maintype"] == "multipart":
+        return "application", "octet-stream"
+    return found["maintype"], found["subtype"]

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from flask import render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 from sqlmodel import Session
 
 from crm.core.enums import Language
-from crm.outbox.models import OutboxMessage
+from crm.outbox.models import OutboxAttachment, OutboxMessage
+
+_CONTENT_ID = re.compile(r"[A-Za-z0-9._-]+(@[A-Za-z0-9.-]+)?")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email. With a `content_id` it is shown inline where the HTML names
+    it as `cid:<content_id>` (`<img src="cid:trend@landing-desk" alt="…">`); without one it is
+    attached under `filename`."""
+
+    filename: str
+    content_type: str  # e.g. "image/png", "text/csv"
+    content: bytes
+    content_id: str | None = None  # letters, digits, ".", "_", "-", at most one "@"
+
+    def __post_init__(self) -> None:
+        if self.content_id is not None and not _CONTENT_ID.fullmatch(self.content_id):
+            raise ValueError(f"content id {self.content_id!r} cannot go into a header")
 
 
 def queue_email(
@@ -21,8 +43,11 @@ def queue_email(
     context: dict,
     user_id: int | None = None,
     startup_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
-    """Render `emails/<template>.{txt,html}` in the recipient's language and queue it once."""
+    """Render `emails/<template>.{subject.txt,txt,html}` in the recipient's language and queue
+    it, with its `attachments`, once: a dedupe key queued before returns that message as it is.
+    """
     existing = db.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
@@ -41,5 +66,10 @@ def queue_email(
         startup_id=startup_id,
     )
     db.add(message)
+    db.flush()
+    db.add_all(OutboxAttachment(message_id=message.id, filename=attachment.filename,
+                                content_type=attachment.content_type,
+                                content_id=attachment.content_id, content=attachment.content)
+               for attachment in attachments)
     db.flush()
     return message
