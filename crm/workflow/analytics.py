@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -108,6 +109,7 @@ def stage_durations(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[StageDurationStats]:
     """Count, median and 90th percentile of the completed stays per stage, by stage key.
 
@@ -116,7 +118,16 @@ def stage_durations(
     Percentiles use the nearest-rank definition: with the n durations of a stage sorted
     ascending, the p-th percentile is the value at rank ceil(p/100 * n) (1-based), so the
     median of an even count is the lower middle value and no value is interpolated.
+    `where` adds conditions on the enrollment (e.g. whose startup it is).
     """
+    history = [Enrollment.programme_id == programme_id, *where]
+    if until is not None:  # later events cannot end a stay before `until`
+        history.append(StageEvent.occurred_at < until)
+    if since is not None:  # only enrollments with an event in the window can have a stay end there
+        ended_in_window = select(StageEvent.enrollment_id).where(StageEvent.occurred_at >= since)
+        if until is not None:
+            ended_in_window = ended_in_window.where(StageEvent.occurred_at < until)
+        history.append(StageEvent.enrollment_id.in_(ended_in_window))
     stays = (
         select(
             StageEvent.to_stage.label("stage"),
@@ -124,7 +135,7 @@ def stage_durations(
             _left_at().label("left_at"),
         )
         .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
-        .where(Enrollment.programme_id == programme_id)
+        .where(*history)
         .subquery()
     )
     ended = [stays.c.left_at.is_not(None)]
@@ -166,17 +177,19 @@ def stage_conversion(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> list[StageConversion]:
     """For each pair of consecutive stages A → B: who entered A, and who of them entered B later.
 
     Entering a stage means an event with to_stage = that stage; "later" means after the
     enrollment's first entry into A, in the order of (occurred_at, id). With `since`/`until`
-    only events that occurred in [since, until) count, for A and for B alike.
+    only events that occurred in [since, until) count, for A and for B alike. `where` adds
+    conditions on the enrollment.
     """
     pairs = list(pairwise(stage_keys))
     if not pairs:
         return []
-    in_window = [Enrollment.programme_id == programme_id]
+    in_window = [Enrollment.programme_id == programme_id, *where]
     if since is not None:
         in_window.append(StageEvent.occurred_at >= since)
     if until is not None:
