@@ -56,6 +56,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.imports.views import bp as imports_bp
     from crm.intake.staff_views import bp as applications_bp
     from crm.intake.views import bp as intake_bp
+    from crm.outbox.views import bp as outbox_bp
     from crm.programmes.admin_views import bp as programme_admin_bp
     from crm.programmes.views import bp as pipeline_bp
     from crm.reports.views import bp as reports_bp
@@ -71,5 +72,5 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
                       profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp,
-                      intake_bp, applications_bp):
+                      intake_bp, applications_bp, outbox_bp):
         app.register_blueprint(blueprint)

@@ -123,6 +123,24 @@ def outbox_deliver(limit: int) -> None:
     click.echo(result)
 
 
+@outbox.command("status")
+def outbox_status() -> None:
+    """Count the emails in each status; say how long the oldest due one has waited."""
+    from crm.core.clock import utcnow
+    from crm.core.enums import OutboxStatus
+    from crm.db import get_session
+    from crm.outbox.queries import outbox_summary
+
+    now = utcnow()
+    summary = outbox_summary(get_session(), now, count_sent=True)
+    for status in OutboxStatus:
+        click.echo(f"{status.value:<8} {summary.count(status)}")
+    if summary.oldest_due_at is None:
+        click.echo("oldest due: none")
+    else:
+        click.echo(f"oldest due: waiting {int((now - summary.oldest_due_at).total_seconds())} s")
+
+
 @cli.group()
 def demo() -> None:
     """Demo data."""

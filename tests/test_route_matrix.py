@@ -18,12 +18,13 @@ from flask import url_for
 from sqlmodel import Session, select
 from werkzeug.datastructures import FileStorage
 
-from crm.core.enums import ActivityKind, Role
+from crm.core.enums import ActivityKind, OutboxStatus, Role
 from crm.db import get_session
 from crm.documents.services import store_document
 from crm.exports import services as export_services
 from crm.imports import services as import_services
 from crm.intake.models import Application
+from crm.outbox.models import OutboxAttachment, OutboxMessage
 from crm.startups.listing import ListView
 from crm.startups.models import Activity, Contact, SavedView, Task
 from crm.users.models import User
@@ -145,6 +146,13 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "admin.change_role": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.deactivate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.activate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "outbox.index": (ADMINS, _no_args),
+    "outbox.show": (ADMINS, _record("outbox_message", "message_id")),
+    "outbox.html": (ADMINS, _record("outbox_message", "message_id")),
+    "outbox.attachment": (ADMINS, lambda world, whose: {
+        "message_id": world.of(whose)["outbox_message"],
+        "attachment_id": world.of(whose)["outbox_attachment"]}),
+    "outbox.retry": (ADMINS, _record("outbox_message", "message_id")),
     "programme_admin.index": (ADMINS, _no_args),
     "programme_admin.create": (ADMINS, _no_args),
     "programme_admin.show": (ADMINS, _programme_key),
@@ -237,12 +245,21 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
     application = Application(programme_id=programme.id, email=f"applicant@{suffix}.example",
                               startup_id=startup.id)
     db.add(application)
+    email = OutboxMessage(dedupe_key=f"matrix-{suffix}", to_address=f"founder@{suffix}.example",
+                          subject="Hello", body_text="Hello.", body_html="<p>Hello.</p>",
+                          status=OutboxStatus.FAILED, attempts=1)
+    db.add(email)
+    db.flush()
+    email_file = OutboxAttachment(message_id=email.id, filename="figures.csv",
+                                  content_type="text/csv", content=b"stage,count\n")
+    db.add(email_file)
     db.commit()
     export_services.run_export_job(db, export.id)
     return {"startup": startup.id, "enrollment": enrollment.id, "task": task.id,
             "document": document.id, "item": item, "contact": contact,
             "saved_view": saved_view.id, "import": leads.id, "export": export.id,
-            "application": application.id}
+            "application": application.id, "outbox_message": email.id,
+            "outbox_attachment": email_file.id}
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ NAVIGATION = [
     ("admin.users", _l("Admin"), (enums.Role.ADMIN,)),
 ]
 #: Blueprints whose pages belong to another blueprint's navigation entry.
-NAVIGATION_SECTIONS = {"programme_admin": "admin", "duplicates": "startups"}
+NAVIGATION_SECTIONS = {"programme_admin": "admin", "outbox": "admin", "duplicates": "startups"}
 
 
 def init_app(app: Flask) -> None:

@@ -38,6 +38,7 @@ from crm.core.clock import utcnow
 from crm.core.enums import OutboxStatus
 from crm.core.uploads import sent_name
 from crm.outbox.models import OutboxAttachment, OutboxMessage
+from crm.outbox.queries import attachments_of
 from crm.outbox.smtp import Courier, describe_error, is_permanent, parse_smtp_url
 
 log = logging.getLogger(__name__)
@@ -131,10 +132,7 @@ def _claim_next(db: Session, now: datetime, lease: datetime) -> Claim | None:
         db.commit()
         return None
     claim = Claim(message=db.get(OutboxMessage, claimed_id, populate_existing=True),
-                  attachments=list(db.scalars(
-                      select(OutboxAttachment).where(OutboxAttachment.message_id == claimed_id)
-                      .order_by(OutboxAttachment.id))),
-                  lease=lease)
+                  attachments=attachments_of(db, claimed_id), lease=lease)
     db.commit()  # no transaction stays open while talking to the server
     return claim
 
@@ -211,11 +209,11 @@ def build_email(message: OutboxMessage, settings: Settings, now: datetime,
         email.add_alternative(message.body_html, subtype="html", cte="quoted-printable")
         html = email.get_body(preferencelist=("html",))
         for file in inline:
-            html.add_related(file.content, *_mime_type(file.content_type),
+            html.add_related(file.content, *mime_type(file.content_type),
                              cid=f"<{file.content_id}>", disposition="inline",
                              filename=attachment_filename(file))
     for file in attached:
-        email.add_attachment(file.content, *_mime_type(file.content_type),
+        email.add_attachment(file.content, *mime_type(file.content_type),
                              filename=attachment_filename(file))
     email["Content-Language"] = message.locale  # after the parts: they take Content-* with them
     return email
@@ -226,7 +224,7 @@ def attachment_filename(attachment: OutboxAttachment) -> str:
     return sent_name(attachment.filename) or "attachment"
 
 
-def _mime_type(content_type: str) -> tuple[str, str]:
+def mime_type(content_type: str) -> tuple[str, str]:
     """(maintype, subtype) of a content type; anything unusable is application/octet-stream."""
     found = _MIME_TYPE.fullmatch(content_type.partition(";")[0].strip().lower())
     if found is None or found["maintype"] == "multipart":

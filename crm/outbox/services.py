@@ -1,17 +1,20 @@
-"""Queue emails as outbox rows in the caller's transaction; a repeated key queues nothing."""
+"""Queue emails as outbox rows in the caller's transaction; a repeated key queues nothing.
+Send a failed or dead one again at once."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
-from crm.core.enums import Language
+from crm.core import audit
+from crm.core.enums import Language, OutboxStatus
 from crm.outbox.models import OutboxAttachment, OutboxMessage
 
 _CONTENT_ID = re.compile(r"[A-Za-z0-9._-]+(@[A-Za-z0-9.-]+)?")
@@ -73,3 +76,25 @@ def queue_email(
                for attachment in attachments)
     db.flush()
     return message
+
+
+RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.DEAD)
+
+
+def retry_now(db: Session, message: OutboxMessage, actor_id: int, now: datetime,
+              ip_address: str | None = None) -> bool:
+    """Make a failed or dead message due now with a fresh count of attempts; False if it is
+    neither any more (a worker or another admin got there first)."""
+    retried = db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status.in_(RETRYABLE))
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, last_error=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if not retried:
+        return False
+    audit.record(db, "outbox.retried", actor_user_id=actor_id, object_type="outbox_message",
+                 object_id=message.id, ip_address=ip_address,
+                 status=str(message.status), attempts=message.attempts,
+                 last_error=message.last_error)
+    db.refresh(message)
+    return True
