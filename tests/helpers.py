@@ -60,7 +60,8 @@ def audit_events(db: Session, action: str, startup_id: int | None = None) -> lis
 
 
 def start_worker(settings) -> subprocess.Popen:
-    """A real Celery worker process on the test's database, broker, queue and upload folder."""
+    """A real Celery worker process on the test's database, broker, queue, upload folder, SMTP
+    server (none if blank) and outbox timings."""
     env = {
         **os.environ,
         "ENV": "test",
@@ -70,6 +71,11 @@ def start_worker(settings) -> subprocess.Popen:
         "CELERY_QUEUE": settings.celery_queue,
         "UPLOAD_FOLDER": str(settings.upload_folder),
         "SECRET_KEY": settings.secret_key,
+        "BASE_URL": settings.base_url,
+        "SMTP_URL": settings.smtp_url or "",
+        "OUTBOX_MAX_ATTEMPTS": str(settings.outbox_max_attempts),
+        "OUTBOX_RETRY_BASE_SECONDS": str(settings.outbox_retry_base_seconds),
+        "OUTBOX_CLAIM_SECONDS": str(settings.outbox_claim_seconds),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "--app", "workers.celery_app", "worker",

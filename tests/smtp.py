@@ -7,7 +7,8 @@
         assert message["Subject"] == "..."
 
 `smtp_server.refuse("451 4.3.0 Try again later")` answers every following message so (at DATA,
-or at RCPT with at="rcpt"); `smtp_server.refuse(None)` accepts again.
+or at RCPT with at="rcpt"); `smtp_server.refuse(None)` accepts again. `smtp_server.stop()` takes
+it down (connections are refused), `smtp_server.start()` brings it back on the same port.
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ class SmtpServer:
         self.url = ""
         self._refusal: tuple[str, str] | None = None
         self._received = threading.Condition()
+        self._port = 0  # until the first start() picks a free one
+        self._controller: _AnyPortController | None = None
+
+    def start(self) -> None:
+        """Listen on 127.0.0.1: on a free port the first time, on the same port again after
+        stop()."""
+        self._controller = _AnyPortController(self, hostname="127.0.0.1", port=self._port)
+        self._controller.start()
+        self._port = self._controller.port
+        self.url = f"smtp://127.0.0.1:{self._port}"
+
+    def stop(self) -> None:
+        """Close the port and every open connection: the server is down until start()."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def refuse(self, reply: str | None, *, at: Literal["rcpt", "data"] = "data") -> None:
         """Answer every following message with this reply (e.g. "550 5.1.1 No such user")."""
@@ -90,10 +107,8 @@ class _AnyPortController(Controller):
 def smtp_server_fixture() -> Iterator[SmtpServer]:
     """An SMTP server on 127.0.0.1 for this test: `.url`, `.messages`, `.wait_for(count)`."""
     server = SmtpServer()
-    controller = _AnyPortController(server, hostname="127.0.0.1", port=0)
-    controller.start()
-    server.url = f"smtp://127.0.0.1:{controller.port}"
+    server.start()
     try:
         yield server
     finally:
-        controller.stop()
+        server.stop()

@@ -133,6 +133,8 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "work.index": (STAFF, _no_args),
     "pipeline.board": (STAFF, _no_args),
     "reports.index": (STAFF, _no_args),
+    "reports.download": (STAFF, lambda world, whose: {"section": "funnel",
+                                                      "file_format": "xlsx"}),
     "documents.download": (STAFF, lambda world, whose: {"document_id":
                                                         world.of(whose)["document"]}),
     "workflow.enroll": (EDITOR_OF_RECORD, _startup_args),

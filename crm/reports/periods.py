@@ -68,6 +68,11 @@ class Period:
         year, week, _ = self.first_day.isocalendar()
         return year, week
 
+    @property
+    def week_name(self) -> str:
+        """The ISO week of the first day as in URLs and files: "2026-W07"."""
+        return "{}-W{:02d}".format(*self.iso_week)
+
 
 def iso_week(year: int, week: int, tz_name: str) -> Period:
     """Monday 00:00 to the next Monday 00:00, local time; ValueError for a week that is not."""
