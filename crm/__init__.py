@@ -60,6 +60,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.programmes.admin_views import bp as programme_admin_bp
     from crm.programmes.views import bp as pipeline_bp
     from crm.reports.views import bp as reports_bp
+    from crm.reports.weekly_views import bp as weekly_reports_bp
     from crm.startups.list_views import bp as startup_list_bp
     from crm.startups.profile_views import bp as profile_bp
     from crm.startups.views import bp as startups_bp
@@ -72,5 +73,5 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
                       profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp,
-                      intake_bp, applications_bp, outbox_bp):
+                      intake_bp, applications_bp, outbox_bp, weekly_reports_bp):
         app.register_blueprint(blueprint)

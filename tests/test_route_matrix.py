@@ -133,6 +133,9 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "work.index": (STAFF, _no_args),
     "pipeline.board": (STAFF, _no_args),
     "reports.index": (STAFF, _no_args),
+    "weekly_reports.latest": (STAFF, _no_args),  # redirects to last week's report
+    "weekly_reports.show": (STAFF, lambda world, whose: {"week": "2026-W46"}),
+    "weekly_reports.trend_chart": (STAFF, lambda world, whose: {"week": "2026-W46"}),
     "reports.download": (STAFF, lambda world, whose: {"section": "funnel",
                                                       "file_format": "xlsx"}),
     "documents.download": (STAFF, lambda world, whose: {"document_id":
