@@ -172,8 +172,8 @@ def compile_weekly_report(db: Session, scope: Scope, week: Period,
 def _programme_reports(stages: list[ProgrammeStages], changes: list[StageChange],
                        moves: list[figures.StageCount], landings: list[figures.ProgrammeCount],
                        durations: list[figures.StageDuration]) -> tuple[ProgrammeReport, ...]:
-    """Every stage of every programme in scope, in stage order; a stage only an older version
-    has is added after the others when something is (or was) in it."""
+    """Every stage of the programmes in scope with something in them, in stage order; a stage
+    only an older version has is added after the others when something is (or was) in it."""
     change_of = {(c.programme_id, c.stage): c for c in changes}
     moves_of = {(m.programme_id, m.stage): m.count for m in moves}
     duration_of = {(d.programme_id, d.stage): d for d in durations}
@@ -197,5 +197,7 @@ def _programme_reports(stages: list[ProgrammeStages], changes: list[StageChange]
                 p90_seconds=duration.p90_seconds if duration else None,
                 stays=duration.stays if duration else 0,
             ))
-        reports.append(ProgrammeReport(programme, tuple(rows), landed.get(pid, 0)))
+        report = ProgrammeReport(programme, tuple(rows), landed.get(pid, 0))
+        if report.open_total or report.moves_total or any(row.stays for row in rows):
+            reports.append(report)
     return tuple(reports)
