@@ -168,3 +168,13 @@ def demo_logins() -> None:
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
+
+
+def _add_domain_commands() -> None:
+    """Command groups that live with their domain."""
+    from crm.reports.commands import report
+
+    cli.add_command(report)
+
+
+_add_domain_commands()

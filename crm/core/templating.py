@@ -20,7 +20,8 @@ NAVIGATION = [
     ("admin.users", _l("Admin"), (enums.Role.ADMIN,)),
 ]
 #: Blueprints whose pages belong to another blueprint's navigation entry.
-NAVIGATION_SECTIONS = {"programme_admin": "admin", "outbox": "admin", "duplicates": "startups"}
+NAVIGATION_SECTIONS = {"programme_admin": "admin", "outbox": "admin", "duplicates": "startups",
+                       "weekly_reports": "reports"}
 
 
 def init_app(app: Flask) -> None:
