@@ -71,38 +71,42 @@ class Workload:
 
 def overdue_enrollments(db: Session, scope: Scope, now: datetime,
                         limit: int = OVERDUE_LIMIT) -> Capped[OverdueEnrollment]:
-    """Open enrollments past their SLA, longest overdue first, and how many there are: one
-    query (the window count is taken before the LIMIT)."""
+    """Open enrollments past their SLA, longest overdue first, and how many there are.
+
+    Two queries: the first `limit` walk the due_at index and stop; the count reads no rows
+    of other tables."""
+    overdue = [Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now,
+               *scope.enrollments()]
     owner = aliased(User)
     rows = db.execute(
         select(Enrollment.id, Enrollment.startup_id, Startup.name, Enrollment.programme_id,
-               Enrollment.stage, Startup.owner_id, owner.name, Enrollment.due_at,
-               func.count().over())
+               Enrollment.stage, Startup.owner_id, owner.name, Enrollment.due_at)
         .join(Startup, Startup.id == Enrollment.startup_id)
         .outerjoin(owner, owner.id == Startup.owner_id)
-        .where(Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now,
-               *scope.enrollments())
+        .where(*overdue)
         .order_by(Enrollment.due_at, Enrollment.id).limit(limit)
     ).all()
-    return Capped(tuple(OverdueEnrollment(*row[:-1]) for row in rows),
-                  rows[0][-1] if rows else 0)
+    total = db.scalar(select(func.count()).select_from(Enrollment).where(*overdue))
+    return Capped(tuple(OverdueEnrollment(*row) for row in rows), total)
 
 
 def overdue_tasks(db: Session, scope: Scope, now: datetime,
                   limit: int = OVERDUE_LIMIT) -> Capped[OverdueTask]:
-    """Open tasks past their due date, longest overdue first, and how many there are."""
+    """Open tasks past their due date, longest overdue first, and how many there are (two
+    queries, as overdue_enrollments)."""
+    overdue = [Task.done_at.is_(None), Task.due_at <= now, *scope.tasks()]
     assignee = aliased(User)
     rows = db.execute(
         select(Task.id, Task.title, Task.startup_id, Startup.name, Enrollment.programme_id,
-               Enrollment.stage, Task.assignee_id, assignee.name, Task.due_at,
-               func.count().over())
+               Enrollment.stage, Task.assignee_id, assignee.name, Task.due_at)
         .outerjoin(Startup, Startup.id == Task.startup_id)
         .outerjoin(Enrollment, Enrollment.id == Task.enrollment_id)
         .outerjoin(assignee, assignee.id == Task.assignee_id)
-        .where(Task.done_at.is_(None), Task.due_at <= now, *scope.tasks())
+        .where(*overdue)
         .order_by(Task.due_at, Task.id).limit(limit)
     ).all()
-    return Capped(tuple(OverdueTask(*row[:-1]) for row in rows), rows[0][-1] if rows else 0)
+    total = db.scalar(select(func.count()).select_from(Task).where(*overdue))
+    return Capped(tuple(OverdueTask(*row) for row in rows), total)
 
 
 def workload(db: Session, scope: Scope, now: datetime) -> list[Workload]:

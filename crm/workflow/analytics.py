@@ -120,32 +120,20 @@ def stage_durations(
     median of an even count is the lower middle value and no value is interpolated.
     `where` adds conditions on the enrollment (e.g. whose startup it is).
     """
-    history = [Enrollment.programme_id == programme_id, *where]
-    if until is not None:  # later events cannot end a stay before `until`
-        history.append(StageEvent.occurred_at < until)
-    if since is not None:  # only enrollments with an event in the window can have a stay end there
-        ended_in_window = select(StageEvent.enrollment_id).where(StageEvent.occurred_at >= since)
-        if until is not None:
-            ended_in_window = ended_in_window.where(StageEvent.occurred_at < until)
-        history.append(StageEvent.enrollment_id.in_(ended_in_window))
-    stays = (
-        select(
-            StageEvent.to_stage.label("stage"),
-            StageEvent.occurred_at.label("entered_at"),
-            _left_at().label("left_at"),
-        )
-        .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
-        .where(*history)
-        .subquery()
-    )
-    ended = [stays.c.left_at.is_not(None)]
+    # The event that ends a stay records it (from_stage, seconds_in_previous_stage, written by
+    # the engine with every move), so the stays ended in a window are the events in it: an
+    # index range on occurred_at, never whole histories.
+    conditions = [Enrollment.programme_id == programme_id, StageEvent.from_stage.is_not(None),
+                  *where]
     if since is not None:
-        ended.append(stays.c.left_at >= since)
+        conditions.append(StageEvent.occurred_at >= since)
     if until is not None:
-        ended.append(stays.c.left_at < until)
+        conditions.append(StageEvent.occurred_at < until)
     completed = (
-        select(stays.c.stage, _whole_seconds(stays.c.entered_at, stays.c.left_at).label("seconds"))
-        .where(*ended)
+        select(StageEvent.from_stage.label("stage"),
+               StageEvent.seconds_in_previous_stage.label("seconds"))
+        .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
+        .where(*conditions)
         .subquery()
     )
     ranked = select(
