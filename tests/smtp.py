@@ -9,10 +9,13 @@
 `smtp_server.refuse("451 4.3.0 Try again later")` answers every following message so (at DATA,
 or at RCPT with at="rcpt"); `smtp_server.refuse(None)` accepts again. `smtp_server.stop()` takes
 it down (connections are refused), `smtp_server.start()` brings it back on the same port.
+`smtp_server.hold()` keeps the next client waiting in the middle of its conversation (at RCPT,
+before any message is taken) until `smtp_server.release()`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +45,8 @@ class SmtpServer:
         self._received = threading.Condition()
         self._port = 0  # until the first start() picks a free one
         self._controller: _AnyPortController | None = None
+        self._holding = threading.Event()
+        self._held = threading.Event()
 
     def start(self) -> None:
         """Listen on 127.0.0.1: on a free port the first time, on the same port again after
@@ -61,6 +66,16 @@ class SmtpServer:
         """Answer every following message with this reply (e.g. "550 5.1.1 No such user")."""
         self._refusal = (at, reply) if reply else None
 
+    def hold(self) -> threading.Event:
+        """Keep the next client waiting at RCPT until release(); the event returned is set once
+        a client waits."""
+        self._held = threading.Event()
+        self._holding.set()
+        return self._held
+
+    def release(self) -> None:
+        self._holding.clear()
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
         """The messages, once at least `count` have arrived; fails the test after `timeout`."""
         deadline = time.monotonic() + timeout
@@ -76,6 +91,10 @@ class SmtpServer:
     # aiosmtpd handler hooks (run in the server's thread)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if self._holding.is_set():
+            self._held.set()
+            while self._holding.is_set():
+                await asyncio.sleep(0.01)  # the server's other connections go on meanwhile
         if self._refusal and self._refusal[0] == "rcpt":
             return self._refusal[1]
         envelope.rcpt_tos.append(address)
