@@ -122,7 +122,7 @@ class Beat:
 
 
 class Worker:
-    """A worker process whose log is read as it goes (a full pipe would stall it)."""
+    """A worker process whose log is read as it goes (a full pipe would stall it) and kept."""
 
     def __init__(self, settings) -> None:
         self.process = start_worker(settings)
@@ -194,8 +194,10 @@ def test_every_email_arrives_through_a_killed_worker_a_redis_restart_and_an_smtp
             wait_until(lambda: in_status(OutboxStatus.SENT) == EMAILS, 120,
                        "every email to be sent")
     finally:
-        for worker in workers:
+        for number, worker in enumerate(workers, start=1):
             worker.stop()
+            print(f"--- worker {number}'s log, last lines (pytest shows them if the test fails)")
+            print("".join(worker.log[-30:]))
 
     arrived = Counter(email["Message-ID"] for email in smtp_server.messages)
     missing = [key for key in keys if arrived[expected_message_id(key)] == 0]
