@@ -10,6 +10,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from crm.reports.figures import WeekCount
+from crm.reports.weekly import week_label
+
 # Shown 640 px wide in the email; drawn at 1.5× so it stays sharp on high-density screens.
 SIZE_INCHES = (6.4, 2.6)
 DPI = 150
@@ -17,13 +20,15 @@ LEADS_COLOUR = "#2f6fb3"
 LANDINGS_COLOUR = "#2e8b57"
 
 
-def trend_chart_png(week_labels: Sequence[str], new_leads: Sequence[int],
-                    landings: Sequence[int]) -> bytes:
+def trend_chart_png(trend: Sequence[WeekCount]) -> bytes:
     """Bars of new leads and landings per week, labelled in the current (forced) language.
 
     Drawn on a Figure of its own with the Agg canvas (no pyplot: no GUI, no global state, safe
     in threads) and saved without the software version, so equal figures give equal bytes.
     """
+    week_labels = [week_label(week.week) for week in trend]
+    new_leads = [week.new_leads for week in trend]
+    landings = [week.landings for week in trend]
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

@@ -30,7 +30,7 @@ from crm.reports.chart import trend_chart_png
 from crm.reports.figures import scope_for
 from crm.reports.periods import Period, week_of
 from crm.reports.spreadsheets import CSV_TYPE, XLSX_TYPE, csv_bytes, report_sections, xlsx_bytes
-from crm.reports.weekly import WeeklyReport, app_path, compile_weekly_report, week_label
+from crm.reports.weekly import WeeklyReport, app_path, compile_weekly_report
 from crm.users.models import User
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,7 @@ def report_attachments(report: WeeklyReport, base_url: str) -> list[Attachment]:
     """The chart (inline) and the two spreadsheets, labelled in the current language."""
     sections = report_sections(report, base_url)
     name = f"pipeline-{report.name}"
-    chart = trend_chart_png([week_label(week.week) for week in report.trend],
-                            [week.new_leads for week in report.trend],
-                            [week.landings for week in report.trend])
+    chart = trend_chart_png(report.trend)
     return [
         Attachment(f"trend-{report.name}.png", "image/png", chart, content_id=CHART_CID),
         Attachment(f"{name}.xlsx", XLSX_TYPE, xlsx_bytes(sections)),

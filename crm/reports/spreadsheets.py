@@ -15,11 +15,10 @@ from datetime import date, datetime
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from openpyxl import Workbook
 
 from crm.exports.services import defused
 from crm.reports.page import days, leads_table, trend_table
-from crm.reports.tables import MEDIA_TYPES, Table, _csv_value, _xlsx_cell
+from crm.reports.tables import MEDIA_TYPES, Table, csv_value, workbook_bytes
 from crm.reports.weekly import WeeklyReport
 
 XLSX_TYPE, CSV_TYPE = MEDIA_TYPES["xlsx"], MEDIA_TYPES["csv"]
@@ -88,16 +87,8 @@ def _programme_and_stage(report: WeeklyReport, programme_id: int, stage: str,
 
 
 def xlsx_bytes(sections: list[Section]) -> bytes:
-    """A workbook with one sheet per section, a header row, dates as dates."""
-    workbook = Workbook(write_only=True)
-    for section in sections:
-        sheet = workbook.create_sheet(section.table.title[:31])
-        sheet.append(section.table.headers)
-        for row in section.table.rows:
-            sheet.append([_xlsx_cell(sheet, value) for value in row])
-    output = io.BytesIO()
-    workbook.save(output)
-    return output.getvalue()
+    """A workbook with one sheet per section."""
+    return workbook_bytes([section.table for section in sections])
 
 
 def csv_bytes(sections: list[Section]) -> bytes:
@@ -112,5 +103,5 @@ def csv_bytes(sections: list[Section]) -> bytes:
             group, item = names if keys == 2 else ("", names[0])
             for measure, value in zip(table.headers[keys:], row[keys:], strict=True):
                 writer.writerow([defused(text) for text in (table.title, group, item, measure)]
-                                + [_csv_value(value)])
+                                + [csv_value(value)])
     return output.getvalue().encode("utf-8-sig")

@@ -35,19 +35,25 @@ def table_file(table: Table, file_format: str) -> tuple[bytes, str]:
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow([defused(header) for header in table.headers])
-        writer.writerows([_csv_value(value) for value in row] for row in table.rows)
+        writer.writerows([csv_value(value) for value in row] for row in table.rows)
         return text.getvalue().encode("utf-8-sig"), MEDIA_TYPES["csv"]
+    return workbook_bytes([table]), MEDIA_TYPES["xlsx"]
+
+
+def workbook_bytes(tables: list[Table]) -> bytes:
+    """An XLSX workbook with one sheet per table: a header row, then the rows, dates as dates."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(table.title[:31])
-    sheet.append(table.headers)
-    for row in table.rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    for table in tables:
+        sheet = workbook.create_sheet(table.title[:31])
+        sheet.append(table.headers)
+        for row in table.rows:
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
     binary = io.BytesIO()
     workbook.save(binary)
-    return binary.getvalue(), MEDIA_TYPES["xlsx"]
+    return binary.getvalue()
 
 
-def _csv_value(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, date):

@@ -11,12 +11,7 @@ from crm.db import get_session
 from crm.reports import figures
 from crm.reports.chart import trend_chart_png
 from crm.reports.periods import Period, last_weeks, week_of
-from crm.reports.weekly import (
-    TREND_WEEKS,
-    compile_weekly_report,
-    parse_week,
-    week_label,
-)
+from crm.reports.weekly import TREND_WEEKS, compile_weekly_report, parse_week
 
 bp = Blueprint("weekly_reports", __name__, url_prefix="/reports/weekly")
 
@@ -63,8 +58,7 @@ def trend_chart(week: str):
     trend = figures.trend(get_session(), figures.scope_for(current_user),
                           last_weeks(period, TREND_WEEKS))
     with force_locale(str(current_user.locale)):
-        png = trend_chart_png([week_label(w.week) for w in trend], [w.new_leads for w in trend],
-                              [w.landings for w in trend])
+        png = trend_chart_png(trend)
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "private, no-store"
     return response
