@@ -117,6 +117,7 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "users.login": (PUBLIC, _no_args),
     "users.logout": (Access(), _no_args),  # only a logged-in session can end
     "users.change_locale": (PUBLIC, _no_args),
+    "users.preferences": (STAFF, _no_args),  # one's own, whatever the role
     # An unknown token gets the "invitation no longer valid" page.
     "users.accept_invitation": (Access(anonymous=MISSING),
                                 lambda world, whose: {"token": "not-a-token"}),

@@ -94,20 +94,24 @@ def start_application(db: Session, programme: Programme, *, email: str, locale: 
     return application
 
 
-def send_resume_link(db: Session, application: Application, programme: Programme, *,
-                     template: str = "intake/resume_link", now: datetime | None = None) -> None:
-    """Queue an email with a fresh link to the draft; the link before it stops working."""
+def new_resume_link(db: Session, application: Application, now: datetime | None = None) -> str:
+    """A fresh link to the draft (its URL, to be emailed); the link before it stops working."""
     now = now or utcnow()
     token, token_hash = new_token()
     application.link_token_hash = token_hash
     application.link_expires_at = now + LINK_VALID_FOR
     db.flush()
-    settings = current_app.config["SETTINGS"]
+    return f"{current_app.config['SETTINGS'].base_url}/apply/resume/{token}"
+
+
+def send_resume_link(db: Session, application: Application, programme: Programme, *,
+                     template: str = "intake/resume_link", now: datetime | None = None) -> None:
+    """Queue an email with a fresh link to the draft; the link before it stops working."""
+    resume_url = new_resume_link(db, application, now)
     queue_email(
-        db, dedupe_key=f"application-link:{token_hash}", to_address=application.email,
-        locale=Language(application.locale), template=template,
-        context={"programme": programme, "application": application,
-                 "resume_url": f"{settings.base_url}/apply/resume/{token}",
+        db, dedupe_key=f"application-link:{application.link_token_hash}",
+        to_address=application.email, locale=Language(application.locale), template=template,
+        context={"programme": programme, "application": application, "resume_url": resume_url,
                  "expires_at": application.link_expires_at},
         startup_id=application.startup_id,
     )

@@ -1,13 +1,21 @@
-"""Forms for login, invitations and the admin's user management."""
+"""Forms for login, invitations, one's own preferences and the admin's user management."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from crm.core.enums import LANGUAGE_LABELS, ROLE_LABELS
+from crm.core.enums import LANGUAGE_LABELS, REMINDER_DELIVERY_LABELS, ROLE_LABELS
 from crm.users.passwords import MIN_PASSWORD_LENGTH
 
 
@@ -45,6 +53,10 @@ def _language_choices():
     return [(language.value, label) for language, label in LANGUAGE_LABELS.items()]
 
 
+def _delivery_choices():
+    return [(delivery.value, label) for delivery, label in REMINDER_DELIVERY_LABELS.items()]
+
+
 class InviteUserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)],
                        render_kw={"autofocus": True})
@@ -60,3 +72,18 @@ class ChangeRoleForm(FlaskForm):
 class LocaleForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=_language_choices)
     next = HiddenField()
+
+
+class PreferencesForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=_language_choices,
+                         description=_l("Of the pages and of every email you get from the desk."))
+    reminder_delivery = RadioField(
+        _l("Reminders"), choices=_delivery_choices,
+        validators=[InputRequired(message=_l("Choose how reminders reach you."))],
+        description=_l("Deadlines coming up or passed, escalations and expiring permits. "
+                       "The digest comes at 07:00 on days with something to say, with your "
+                       "tasks due that day and overdue."))
+    weekly_report = BooleanField(
+        _l("Weekly pipeline report"),
+        description=_l("By email every Monday 07:00: the pipeline, new leads, moves and "
+                       "landings of the week, and what is overdue."))

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from crm.core import audit
 from crm.core.clock import utcnow
-from crm.core.enums import Language, Role
+from crm.core.enums import Language, ReminderDelivery, Role
 from crm.core.tokens import hash_token, new_token
 from crm.outbox.services import queue_email
 from crm.users.models import Invitation, User
@@ -178,3 +178,19 @@ def set_active(db: Session, user: User, active: bool, actor: User) -> None:
 
 def set_locale(user: User, locale: Language) -> None:
     user.locale = locale
+
+
+def save_preferences(db: Session, user: User, *, locale: Language,
+                     reminder_delivery: ReminderDelivery, weekly_report: bool) -> None:
+    """The user's language, how reminders reach them and whether they get the weekly report;
+    audited with what changed (nothing changed: no event)."""
+    wanted = {"locale": locale, "reminder_delivery": reminder_delivery,
+              "weekly_report": weekly_report}
+    changes = {name: [getattr(user, name), value] for name, value in wanted.items()
+               if getattr(user, name) != value}
+    if not changes:
+        return
+    for name, value in wanted.items():
+        setattr(user, name, value)
+    audit.record(db, "user.preferences_changed", actor_user_id=user.id, object_type="user",
+                 object_id=user.id, changes=changes)

@@ -1,4 +1,4 @@
-"""Login, logout, language choice, invitations and the admin's user pages."""
+"""Login, logout, language choice, one's preferences, invitations and the admin's user pages."""
 
 from __future__ import annotations
 
@@ -12,18 +12,26 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from crm.core.enums import Language, Role, parse_enum
+from crm.core.enums import Language, ReminderDelivery, Role, parse_enum
 from crm.core.security import same_site_path
 from crm.db import get_or_404, get_session
 from crm.extensions import limiter
 from crm.users import services
 from crm.users.access import role_required
-from crm.users.forms import ChangeRoleForm, InviteUserForm, LocaleForm, LoginForm, SetPasswordForm
+from crm.users.forms import (
+    ChangeRoleForm,
+    InviteUserForm,
+    LocaleForm,
+    LoginForm,
+    PreferencesForm,
+    SetPasswordForm,
+)
 from crm.users.models import User
 
 bp = Blueprint("users", __name__)
@@ -86,6 +94,22 @@ def change_locale():
         if current_user.is_authenticated:
             services.set_locale(current_user, locale)
     return redirect(_safe_next(form.next.data))
+
+
+@bp.route("/account/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    form = PreferencesForm(obj=current_user)
+    if form.validate_on_submit():
+        services.save_preferences(
+            get_session(), current_user, locale=Language(form.locale.data),
+            reminder_delivery=ReminderDelivery(form.reminder_delivery.data),
+            weekly_report=form.weekly_report.data)
+        with force_locale(form.locale.data):  # said in the language just chosen
+            flash(_("Your preferences are saved."), "success")
+        return redirect(url_for("users.preferences"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("users/preferences.html", form=form), status
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
