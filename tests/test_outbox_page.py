@@ -243,6 +243,21 @@ def test_retrying_an_email_that_is_no_longer_failed_changes_nothing(admin, db, c
     assert "no longer failed or dead" in text_of(admin.get(f"/admin/outbox/{message.id}"))
 
 
+def test_a_row_reporting_a_template_error_is_never_retried(admin, db, clock):
+    """Its body is the error: retrying would mail the diagnostic to the recipient."""
+    clock(NOW)
+    message = add_email(db, "template-error:reminder:sla_overdue:enrollment:1",
+                        status=OutboxStatus.DEAD, last_error="template: UndefinedError: x")
+    page = text_of(admin.get(f"/admin/outbox/{message.id}"))
+    assert "This is not an email: its template failed" in page
+    assert "Retry now" not in page
+
+    post(admin, f"/admin/outbox/{message.id}/retry", token_from="/admin/outbox/")
+
+    assert reloaded(db, OutboxMessage, message.id).status == OutboxStatus.DEAD
+    assert audit_events(db, "outbox.retried") == []
+
+
 def test_unknown_email_is_a_404(admin):
     assert admin.get("/admin/outbox/999999").status_code == 404
     assert post(admin, "/admin/outbox/999999/retry", token_from="/admin/outbox/"

@@ -79,15 +79,24 @@ def queue_email(
 
 
 RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.DEAD)
+# The key of a dead row that only reports why a message could not be written (its body is the
+# error, not an email): never retried; the real message goes out once its template works.
+TEMPLATE_ERROR_PREFIX = "template-error:"
+
+
+def can_retry(message: OutboxMessage) -> bool:
+    return (message.status in RETRYABLE
+            and not message.dedupe_key.startswith(TEMPLATE_ERROR_PREFIX))
 
 
 def retry_now(db: Session, message: OutboxMessage, actor_id: int, now: datetime,
               ip_address: str | None = None) -> bool:
     """Make a failed or dead message due now with a fresh count of attempts; False if it is
-    neither any more (a worker or another admin got there first)."""
+    neither any more (a worker or another admin got there first) or cannot be retried."""
     retried = db.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message.id, OutboxMessage.status.in_(RETRYABLE))
+        .where(OutboxMessage.id == message.id, OutboxMessage.status.in_(RETRYABLE),
+               OutboxMessage.dedupe_key.not_like(f"{TEMPLATE_ERROR_PREFIX}%"))
         .values(status=OutboxStatus.PENDING, next_attempt_at=now, attempts=0, last_error=None)
         .execution_options(synchronize_session=False)).rowcount
     if not retried:

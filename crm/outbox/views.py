@@ -65,7 +65,8 @@ def show(message_id: int):
         "admin/outbox_message.html", message=message, attachments=attachments,
         headers=preview.sent_headers(message, attachments, current_app.config["SETTINGS"],
                                      utcnow()),
-        filename_of=attachment_filename, retryable=message.status in services.RETRYABLE))
+        filename_of=attachment_filename, retryable=services.can_retry(message),
+        template_error=message.dedupe_key.startswith(services.TEMPLATE_ERROR_PREFIX)))
 
 
 @bp.get("/<int:message_id>/html")

@@ -19,7 +19,7 @@ from crm.config import Settings
 from crm.core.enums import Language, OutboxStatus, ReminderDelivery, ReminderKind, parse_enum
 from crm.intake.drafts import new_resume_link
 from crm.outbox.models import OutboxMessage
-from crm.outbox.services import queue_email
+from crm.outbox.services import TEMPLATE_ERROR_PREFIX, queue_email
 from crm.reminders.due import insert_skipping_duplicates
 from crm.reminders.lines import ReminderLine, describe
 from crm.reminders.models import Reminder
@@ -192,7 +192,7 @@ class Delivery:
         self.failed.append(dedupe_key)
         problem = f"template: {type(error).__name__}: {error}"
         self.db.execute(insert_skipping_duplicates(self.db, OutboxMessage).values({
-            "dedupe_key": f"template-error:{dedupe_key}"[:200], "to_address": to_address,
+            "dedupe_key": f"{TEMPLATE_ERROR_PREFIX}{dedupe_key}"[:200], "to_address": to_address,
             "locale": _language(locale), "subject": "Not sent: its template failed",
             "body_text": problem, "status": OutboxStatus.DEAD, "next_attempt_at": None,
             "last_error": problem, "user_id": user_id, "startup_id": startup_id,
