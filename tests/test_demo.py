@@ -37,8 +37,10 @@ from crm.programmes.services import DEFINITIONS_DIR
 from crm.workflow.models import ChecklistStatus
 from tests.conftest import login
 
-CREATED = "demo data: 4 programmes, 7 users, 60 startups (created 60, kept 0), 3 applications"
-KEPT = "demo data: 4 programmes, 7 users, 60 startups (created 0, kept 60), 3 applications"
+CREATED = ("demo data: 4 programmes, 7 users, 60 startups (created 60, kept 0), 3 applications, "
+           "weekly reports queued 3, already queued 0, failed 0")
+KEPT = ("demo data: 4 programmes, 7 users, 60 startups (created 0, kept 60), 3 applications, "
+        "weekly reports queued 0, already queued 3, failed 0")
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -46,6 +47,8 @@ from crm.demo.data import (
 )
 from crm.programmes.models import Programme
 from crm.programmes.services import load_directory
+from crm.reports.periods import week_of
+from crm.reports.sending import queue_weekly_reports
 from crm.startups.models import Activity, Contact, Startup, StartupSector, StartupTag, Task
 from crm.startups.search import refresh_search_fields
 from crm.users.models import User
@@ -110,10 +113,14 @@ def load_demo_data(session: Session) -> str:
         _create_startup(session, spec, programmes, definitions, users, now)
     session.flush()
     applications = load_demo_applications(session, programmes, now)
+    # Last week's report in the outbox, so the demo shows what Monday's email looks like.
+    settings = current_app.config["SETTINGS"]
+    reports = queue_weekly_reports(session, settings, week_of(now, settings.timezone).previous(),
+                                   now)
     created, kept = len(missing), len(DEMO_STARTUPS) - len(missing)
     return (f"demo data: {len(programmes)} programmes, {len(users)} users, "
             f"{len(DEMO_STARTUPS)} startups (created {created}, kept {kept}), "
-            f"{applications} applications")
+            f"{applications} applications, weekly reports {reports}")
 
 
 def _ensure_users(session: Session) -> dict[str, User]:

@@ -61,3 +61,29 @@ def test_list_board_startup_page_and_my_work_with_demo_data(page, live_server, d
     rows.first.get_by_role("link").first.click()
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
     shot(page, "startup")
+
+
+def test_weekly_report_as_the_outbox_shows_it_and_the_reports_page(page, live_server, demo):
+    """The demo queues last week's report for its subscribers; with no SMTP server the admin
+    reads it, rendered with its inline chart, on the Outbox page."""
+    admin = next(user for user in DEMO_USERS if user.role == "admin")
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(admin.email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/work/$"))
+
+    page.goto(live_server + "/admin/outbox/")
+    page.get_by_role("link", name=re.compile(r"^Pipeline report for week \d+")).first.click()
+    email = page.frame_locator("iframe.email-preview")
+    expect(email.get_by_role("heading", name="Pipeline").first).to_be_visible()
+    chart = email.locator("img").first
+    expect(chart).to_be_visible()
+    assert chart.evaluate("image => image.complete && image.naturalWidth") > 600
+    shot(page, "outbox-weekly-report")
+    page.goto(live_server + page.locator("iframe.email-preview").get_attribute("src"))
+    shot(page, "weekly-report-email")
+
+    page.goto(live_server + "/reports/")
+    expect(page.locator(".report-section").first).to_be_visible()
+    shot(page, "reports")
