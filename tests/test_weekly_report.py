@@ -277,7 +277,7 @@ def test_the_email_in_english_and_in_german(app, world):
     assert "https://desk.example/reports/weekly/2026-W47" in text
 
     german = rendered(app, compiled(app, bea), bea, "de")
-    assert "16.–22. Nov. 2026" in german["subject.txt"]  # the week's dates, written in German
+    assert german["subject.txt"].strip() == "Pipeline-Bericht für KW 47 (16.–22. Nov. 2026)"
     assert "Überfällig" in german["html"] and "Phase" in german["html"]  # column labels
     assert "Prüfung" in german["html"] and "Korridor" in german["html"]  # the programme's
     assert "Indien" in german["txt"] and "Delta Freight" not in german["txt"]  # Bea's scope
@@ -367,7 +367,8 @@ def test_from_monday_7_in_berlin_each_subscriber_gets_one_report_by_smtp(
     assert "Pipeline,Corridor,Lead,Open at the end of the week,2" in csv_text.splitlines()
 
     german = received[bea.email]
-    assert german["Content-Language"] == "de" and "16.–22. Nov. 2026" in german["Subject"]
+    assert german["Content-Language"] == "de"
+    assert german["Subject"] == "Pipeline-Bericht für KW 47 (16.–22. Nov. 2026)"
     empty = received[nils.email]
     assert "Nothing to report for week 47" in empty.get_body(("plain",)).get_content()
     assert list(empty.iter_attachments()) == []
@@ -449,7 +450,7 @@ def test_the_page_shows_the_report_in_the_users_scope(app, db, world):
     assert "style=" not in text.split("<main", 1)[1]  # the page's CSP allows no inline styles
 
     own = text_of(bd.get("/reports/weekly/2026-W47"))
-    assert "Startups you own." in own and "Bravo Foods" in own
+    assert "Startups, für die Sie zuständig sind." in own and "Bravo Foods" in own  # German
     assert "Delta Freight" not in own and "Charlie Pay" not in own
 
     assert manager.get("/reports/weekly/").headers["Location"] == "/reports/weekly/2026-W47"
