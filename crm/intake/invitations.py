@@ -15,7 +15,7 @@ from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
 from crm.core.clock import utcnow
-from crm.core.enums import ApplicationStatus, Language, parse_enum
+from crm.core.enums import ApplicationStatus, EnrollmentStatus, Language, parse_enum
 from crm.intake.drafts import CURRENT_VERSION, closed_reason, start_application
 from crm.intake.forms import MAX_PEOPLE, PersonForm, answers_of, step_form
 from crm.intake.models import Application
@@ -28,6 +28,7 @@ from crm.startups.services import NotAllowed
 from crm.users.models import User
 from crm.workflow.definitions import ProgrammeDefinition
 from crm.workflow.engine import current_version
+from crm.workflow.models import Enrollment
 
 #: The profile fields the company step asks too (sectors come from their own rows).
 COMPANY_FIELDS = ("name", "website", "country", "city", "founded_year", "team_size",
@@ -158,16 +159,21 @@ class Unfinished:
 class StartupApplications:
     unfinished: list[Unfinished]  # the startup's drafts (invitations), newest activity first
     invitable: list[Programme]  # programmes taking applications that it has no draft for
+    enrollable: list[Programme]  # active programmes it is not openly enrolled in, by name
 
 
 def startup_applications(db: Session, startup_id: int,
                          now: datetime | None = None) -> StartupApplications:
-    """The startup's unfinished applications and where it may be invited, in one query."""
+    """The startup's unfinished applications, where it may be invited and where it may be
+    enrolled: one query over the programmes (the startup's page reads them once)."""
     draft = and_(Application.programme_id == Programme.id,
                  Application.startup_id == startup_id,
                  Application.status == ApplicationStatus.DRAFT)
+    openly_enrolled = exists().where(Enrollment.startup_id == startup_id,
+                                     Enrollment.programme_id == Programme.id,
+                                     Enrollment.status == EnrollmentStatus.OPEN)
     rows = db.execute(
-        select(Programme, ProgrammeVersion, Application, User.name)
+        select(Programme, ProgrammeVersion, Application, User.name, openly_enrolled)
         .join(ProgrammeVersion, CURRENT_VERSION)
         .outerjoin(Application, draft)
         .outerjoin(User, User.id == Application.invited_by_id)
@@ -176,10 +182,15 @@ def startup_applications(db: Session, startup_id: int,
         .order_by(Application.last_activity_at.desc(), Programme.name_en)
     ).all()
     unfinished = [Unfinished(application, programme, inviter)
-                  for programme, _version, application, inviter in rows if application]
+                  for programme, _version, application, inviter, _e in rows if application]
     drafted = {item.programme.id for item in unfinished}
-    invitable = sorted({programme.id: programme for programme, version, _a, _u in rows
-                        if programme.id not in drafted and closed_reason(
-                            programme, version.parsed.intake, now) is None}.values(),
-                       key=lambda programme: programme.name_en)
-    return StartupApplications(unfinished, invitable)
+    invitable = {programme.id: programme for programme, version, _a, _u, _e in rows
+                 if programme.id not in drafted and closed_reason(
+                     programme, version.parsed.intake, now) is None}
+    enrollable = {programme.id: programme for programme, _v, _a, _u, enrolled in rows
+                  if programme.is_active and not enrolled}
+    return StartupApplications(unfinished, _by_name(invitable), _by_name(enrollable))
+
+
+def _by_name(programmes: dict[int, Programme]) -> list[Programme]:
+    return sorted(programmes.values(), key=lambda programme: programme.name_en)

@@ -5,8 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, literal, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session
 
 from crm.core.clock import utcnow
@@ -110,49 +122,80 @@ class StartupDetail:
     enrollments: list[EnrollmentView]
     tasks: list[TaskLine]  # open ones, then the most recently done
     assignees: list[User]  # active staff who may work on it, by name
-    enrollable_programmes: list[Programme] = field(default_factory=list)
 
 
 def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     """The startup and all its page shows, in a fixed number of queries (none per enrollment)."""
-    startup = db.get(Startup, startup_id)
-    if startup is None:
+    found = _startup_with_parts(db, startup_id)
+    if found is None:
         return None
+    startup, sectors, tags, contacts = found
     staff = possible_assignees(db, startup, including_owner=True)
     owner = next((user for user in staff if user.id == startup.owner_id), None)
     assignees = [user for user in staff if user.is_active and can_edit_startup(user, startup)]
-    sectors, tags = sectors_and_tags(db, startup_id)
-    contacts = db.scalars(select(Contact).where(Contact.startup_id == startup_id)
-                          .order_by(Contact.name)).all()
+    # A closed enrollment's path ends at the stage it was closed from: its last entry's origin.
+    closed_from = (select(StageEvent.from_stage)
+                   .where(StageEvent.enrollment_id == Enrollment.id,
+                          StageEvent.to_stage == Enrollment.stage)
+                   .order_by(StageEvent.occurred_at.desc(), StageEvent.id.desc())
+                   .limit(1).correlate(Enrollment).scalar_subquery())
     enrollments = [
-        EnrollmentView(enrollment, programme, version)
-        for enrollment, programme, version in db.execute(
-            select(Enrollment, Programme, ProgrammeVersion)
+        EnrollmentView(enrollment, programme, version, closed_from=from_stage)
+        for enrollment, programme, version, from_stage in db.execute(
+            select(Enrollment, Programme, ProgrammeVersion,
+                   case((Enrollment.status != EnrollmentStatus.OPEN, closed_from)))
             .join(Programme, Programme.id == Enrollment.programme_id)
             .join(ProgrammeVersion, ProgrammeVersion.id == Enrollment.programme_version_id)
             .where(Enrollment.startup_id == startup_id)
+            .options(defer(ProgrammeVersion.source_text))
             .order_by(Enrollment.status != EnrollmentStatus.OPEN, Programme.name_en,
                       Enrollment.id.desc())
         ).all()
     ]
     if enrollments:
         _attach_checklists(db, enrollments)
-        _attach_closed_from(db, enrollments)
-    return StartupDetail(startup, owner, sectors, tags, list(contacts), enrollments,
-                         startup_tasks(db, startup_id), assignees,
-                         enrollable_programmes(db, startup_id))
+    return StartupDetail(startup, owner, sectors, tags, contacts, enrollments,
+                         startup_tasks(db, startup_id), assignees)
+
+
+def _label_arms(startup_id: int) -> tuple[Select, Select]:
+    return (select(literal("sector").label("kind"), StartupSector.sector.label("value"))
+            .where(StartupSector.startup_id == startup_id),
+            select(literal("tag").label("kind"), StartupTag.tag.label("value"))
+            .where(StartupTag.startup_id == startup_id))
+
+
+def _sorted_labels(rows) -> tuple[list[str], list[str]]:
+    return (sorted((value for kind, value in rows if kind == "sector"), key=str.casefold),
+            sorted((value for kind, value in rows if kind == "tag"), key=str.casefold))
 
 
 def sectors_and_tags(db: Session, startup_id: int) -> tuple[list[str], list[str]]:
     """The startup's sectors and tags in one query, each sorted regardless of case."""
-    rows = db.execute(union_all(
-        select(literal("sector").label("kind"), StartupSector.sector.label("value"))
-        .where(StartupSector.startup_id == startup_id),
-        select(literal("tag").label("kind"), StartupTag.tag.label("value"))
-        .where(StartupTag.startup_id == startup_id),
-    )).all()
-    return (sorted((value for kind, value in rows if kind == "sector"), key=str.casefold),
-            sorted((value for kind, value in rows if kind == "tag"), key=str.casefold))
+    return _sorted_labels(db.execute(union_all(*_label_arms(startup_id))).all())
+
+
+def _startup_with_parts(db: Session, startup_id: int
+                        ) -> tuple[Startup, list[str], list[str], list[Contact]] | None:
+    """The startup with its sectors, tags and contacts (by name): one query, a row per part."""
+    no_contact = cast(null(), Integer).label("contact_id")
+    parts = union_all(
+        *(arm.add_columns(no_contact) for arm in _label_arms(startup_id)),
+        select(literal("contact").label("kind"), Contact.name.label("value"),
+               Contact.id.label("contact_id")).where(Contact.startup_id == startup_id),
+    ).subquery()
+    rows = db.execute(
+        select(Startup, parts.c.kind, parts.c.value, Contact)
+        .select_from(Startup)
+        .outerjoin(parts, true())
+        .outerjoin(Contact, Contact.id == parts.c.contact_id)
+        .where(Startup.id == startup_id)
+        .order_by(parts.c.kind, parts.c.value, Contact.id)
+    ).all()
+    if not rows:
+        return None
+    sectors, tags = _sorted_labels([(kind, value) for _s, kind, value, _c in rows])
+    return rows[0][0], sectors, tags, [contact for *_rest, contact in rows if contact]
 
 
 @dataclass
@@ -214,27 +257,3 @@ def _attach_checklists(db: Session, enrollments: list[EnrollmentView]) -> None:
                 dependencies = [definition.checklist_item(key) for key in declared.depends_on]
                 view.checklist.append(
                     ChecklistRow(item, declared, document, settled_by_name, dependencies))
-
-
-def _attach_closed_from(db: Session, enrollments: list[EnrollmentView]) -> None:
-    """For closed enrollments, the stage they were closed from: one query."""
-    closed = {view.enrollment.id: view for view in enrollments if not view.is_open}
-    into_final_stage = db.execute(
-        select(StageEvent.enrollment_id, StageEvent.from_stage)
-        .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
-        .where(StageEvent.enrollment_id.in_(closed), StageEvent.to_stage == Enrollment.stage)
-        .order_by(StageEvent.occurred_at, StageEvent.id)
-    ).all()
-    for enrollment_id, from_stage in into_final_stage:  # the last one wins
-        closed[enrollment_id].closed_from = from_stage
-
-
-def enrollable_programmes(db: Session, startup_id: int) -> list[Programme]:
-    """Active programmes with a definition that the startup is not openly enrolled in."""
-    openly_enrolled = exists().where(Enrollment.startup_id == startup_id,
-                                     Enrollment.programme_id == Programme.id,
-                                     Enrollment.status == EnrollmentStatus.OPEN)
-    return list(db.scalars(select(Programme)
-                           .where(Programme.is_active, Programme.current_version > 0,
-                                  ~openly_enrolled)
-                           .order_by(Programme.name_en)))
