@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Select,
     and_,
@@ -129,8 +130,7 @@ def startup_detail(db: Session, startup_id: int) -> StartupDetail | None:
     found = _startup_with_parts(db, startup_id)
     if found is None:
         return None
-    startup, sectors, tags, contacts = found
-    staff = possible_assignees(db, startup, including_owner=True)
+    startup, sectors, tags, contacts, staff = found
     owner = next((user for user in staff if user.id == startup.owner_id), None)
     assignees = [user for user in staff if user.is_active and can_edit_startup(user, startup)]
     # A closed enrollment's path ends at the stage it was closed from: its last entry's origin.
@@ -175,27 +175,35 @@ def sectors_and_tags(db: Session, startup_id: int) -> tuple[list[str], list[str]
     return _sorted_labels(db.execute(union_all(*_label_arms(startup_id))).all())
 
 
-def _startup_with_parts(db: Session, startup_id: int
-                        ) -> tuple[Startup, list[str], list[str], list[Contact]] | None:
-    """The startup with its sectors, tags and contacts (by name): one query, a row per part."""
-    no_contact = cast(null(), Integer).label("contact_id")
+def _startup_with_parts(db: Session, startup_id: int) -> tuple[
+        Startup, list[str], list[str], list[Contact], list[User]] | None:
+    """The startup with its sectors, tags, contacts (by name) and the staff who may work on it
+    or own it (by name): one query, a row per part."""
+    nothing = cast(null(), Integer)
     parts = union_all(
-        *(arm.add_columns(no_contact) for arm in _label_arms(startup_id)),
+        *(arm.add_columns(nothing.label("contact_id"), nothing.label("user_id"))
+          for arm in _label_arms(startup_id)),
         select(literal("contact").label("kind"), Contact.name.label("value"),
-               Contact.id.label("contact_id")).where(Contact.startup_id == startup_id),
+               Contact.id.label("contact_id"), nothing.label("user_id"))
+        .where(Contact.startup_id == startup_id),
+        select(literal("staff").label("kind"), User.name.label("value"),
+               nothing.label("contact_id"), User.id.label("user_id"))
+        .where(Startup.id == startup_id, _staff(Startup.owner_id, including_owner=True)),
     ).subquery()
     rows = db.execute(
-        select(Startup, parts.c.kind, parts.c.value, Contact)
+        select(Startup, parts.c.kind, parts.c.value, Contact, User)
         .select_from(Startup)
         .outerjoin(parts, true())
         .outerjoin(Contact, Contact.id == parts.c.contact_id)
+        .outerjoin(User, User.id == parts.c.user_id)
         .where(Startup.id == startup_id)
-        .order_by(parts.c.kind, parts.c.value, Contact.id)
+        .order_by(parts.c.kind, parts.c.value, parts.c.contact_id, parts.c.user_id)
     ).all()
     if not rows:
         return None
-    sectors, tags = _sorted_labels([(kind, value) for _s, kind, value, _c in rows])
-    return rows[0][0], sectors, tags, [contact for *_rest, contact in rows if contact]
+    sectors, tags = _sorted_labels([(kind, value) for _s, kind, value, _c, _u in rows])
+    return (rows[0][0], sectors, tags, [contact for *_, contact, _u in rows if contact],
+            [user for *_, user in rows if user])
 
 
 @dataclass
@@ -217,20 +225,20 @@ def startup_tasks(db: Session, startup_id: int, limit: int = 100,
     return [TaskLine(task, name) for task, name in rows]
 
 
-def possible_assignees(db: Session, startup: Startup, *,
-                       including_owner: bool = False) -> list[User]:
-    """Active staff who may work on the startup: managers, admins, its (or any, if
-    unassigned) BD manager; with `including_owner`, its owner whatever they are. One query."""
-    condition = User.role.in_([Role.ADMIN, Role.MANAGER])
-    if startup.owner_id is None:
-        condition = or_(condition, User.role == Role.BD_MANAGER)
-    else:
-        condition = or_(condition, and_(User.role == Role.BD_MANAGER,
-                                        User.id == startup.owner_id))
-    condition = and_(User.is_active, condition)
-    if including_owner and startup.owner_id is not None:
-        condition = or_(condition, User.id == startup.owner_id)
-    return list(db.scalars(select(User).where(condition).order_by(User.name)))
+def possible_assignees(db: Session, startup: Startup) -> list[User]:
+    """Active staff who may work on the startup, by name: one query."""
+    return list(db.scalars(select(User).where(_staff(cast(literal(startup.owner_id), Integer)))
+                           .order_by(User.name)))
+
+
+def _staff(owner_id: ColumnElement[int | None], *,
+           including_owner: bool = False) -> ColumnElement[bool]:
+    """Active managers and admins, and the startup's BD manager (any, if it has no owner);
+    with `including_owner`, its owner whatever they are."""
+    condition = and_(User.is_active, or_(
+        User.role.in_([Role.ADMIN, Role.MANAGER]),
+        and_(User.role == Role.BD_MANAGER, or_(owner_id.is_(None), User.id == owner_id))))
+    return or_(condition, User.id == owner_id) if including_owner else condition
 
 
 def _attach_checklists(db: Session, enrollments: list[EnrollmentView]) -> None:
