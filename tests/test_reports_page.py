@@ -22,8 +22,8 @@ from crm.users.passwords import hash_password
 from crm.workflow import engine
 from crm.workflow.engine import Actor
 from tests.conftest import TEST_PASSWORD, login
-from tests.factories import make_startup
-from tests.test_report_figures import at, build_pipeline
+from tests.factories import make_programme, make_startup
+from tests.test_report_figures import _definition, at, build_pipeline
 
 WEEK_10 = "start=2026-03-02&end=2026-03-08"
 
@@ -91,21 +91,23 @@ def test_the_page_shows_each_section_as_bars_with_their_numbers(app, world, make
                            ["Event", "", "2"], ["Referral", "", "1"], ["Website", "", "1"],
                            ["Tech Summit", "", "2"]]
 
-    # The session and user, the programmes, then per section: funnel entries, one conversion
-    # query per programme with entries, time in stage per programme, trend, new leads.
-    assert first_count == 9, statements
+    # The session and user, the programmes, then per section: funnel entries, conversions,
+    # time in stage (each one query for every programme), trend, new leads.
+    assert first_count == 7, statements
     corridor = db.get(Programme, world["p1"])
-    for number in range(5):  # more of everything: the same number of queries
+    third = make_programme(db, _definition("third", 5))
+    for number in range(5):  # more of everything and a third programme: the same queries
         made = make_startup(db, f"More {number}", country="FR", source=LeadSource.WEB,
                             contact_email=None, created_at=at(3, 3, 9))
         with app.app_context():
-            enrollment = engine.enroll(db, startup=made, programme=corridor,
-                                       actor=Actor.system(), now=at(3, 3, 9))
-            engine.move(db, enrollment, "review", Actor.system(), now=at(3, 4, 9))
+            for programme in (corridor, third):
+                enrollment = engine.enroll(db, startup=made, programme=programme,
+                                           actor=Actor.system(), now=at(3, 3, 9))
+                engine.move(db, enrollment, "review", Actor.system(), now=at(3, 4, 9))
         db.commit()
     with count_queries() as statements:
         more = page(client, WEEK_10)
-    assert "New leads: 9" in more
+    assert "New leads: 9" in more and "Third" in section(more, "funnel-title")
     assert len(statements) == first_count
 
 

@@ -15,7 +15,9 @@ from crm.workflow.analytics import (
     StageDurationStats,
     StageStay,
     stage_conversion,
+    stage_conversions,
     stage_durations,
+    stage_durations_by_programme,
     time_in_stages,
 )
 from crm.workflow.models import Enrollment, StageEvent
@@ -234,6 +236,24 @@ def test_conversion_counts_only_entries_within_since_until(db):
     assert stage_conversion(db, programme.id, ["lead", "qualified"], since=T0 + DAY) == [
         StageConversion("lead", "qualified", 1, 1, 1.0),
     ]
+
+
+def test_several_programmes_in_one_query_give_what_each_gives_alone(db, count_queries):
+    corridor, other, empty = _programme(db), _programme(db, "other"), _programme(db, "empty")
+    _qualified_for(db, corridor, [10, 2, 4])
+    _qualified_for(db, other, [1])
+    _enrollment(db, other, ("won", 0 * DAY), ("lead", DAY), ("qualified", 3 * DAY))
+    funnels = {corridor.id: FUNNEL, other.id: ["won", "lead", "qualified"], empty.id: FUNNEL}
+
+    with count_queries() as statements:
+        durations = stage_durations_by_programme(db, funnels)
+        conversions = stage_conversions(db, funnels)
+    assert len(statements) == 2, statements
+    assert durations == {corridor.id: stage_durations(db, corridor.id),
+                         other.id: stage_durations(db, other.id)}
+    assert conversions == {pid: stage_conversion(db, pid, keys) for pid, keys in funnels.items()}
+    assert conversions[other.id] == [StageConversion("won", "lead", 1, 1, 1.0),
+                                     StageConversion("lead", "qualified", 2, 2, 1.0)]
 
 
 # Empty programmes and the number of queries

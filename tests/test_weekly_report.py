@@ -460,6 +460,36 @@ def test_the_page_shows_the_report_in_the_users_scope(app, db, world):
         assert manager.get(f"/reports/weekly/{bad}/trend.png").status_code == 404, bad
 
 
+def test_the_page_runs_the_same_queries_with_more_programmes_and_rows(app, db, world,
+                                                                     count_queries):
+    db.execute(update(User).where(User.id == world["maria"].id)
+               .values(password_hash=hash_password(TEST_PASSWORD)))
+    db.commit()
+    client = app.test_client()
+    login(client, world["maria"].email)
+    client.get("/reports/weekly/2026-W47")  # warm up
+    with count_queries() as before:
+        client.get("/reports/weekly/2026-W47")
+
+    second = make_programme(db, definition(key="second", name={"en": "Second", "de": "Zweit"}))
+    with app.app_context():
+        for number in range(3):
+            made = make_startup(db, f"Echo {number}", owner_id=world["ben"].id,
+                                created_at=at(11, 17, 9))
+            enrollment = engine.enroll(db, startup=made, programme=second,
+                                       actor=Actor.system(), now=at(11, 17, 9))
+            engine.move(db, enrollment, "intake", Actor.system(), now=at(11, 18, 9))
+            add_task(db, f"Overdue {number}", world["ben"], at(11, 19, 9), startup=made)
+    db.commit()
+    with count_queries() as after:
+        text = text_of(client.get("/reports/weekly/2026-W47"))
+    assert "Second" in text and "Overdue 2" in text
+    # The user, the programmes, the pipeline at both ends of the week, moves, landings, time
+    # in stage, new leads, overdue enrollments and tasks (their totals from the workload),
+    # the workload and the trend.
+    assert len(after) == len(before) <= 11, "\n".join(after)
+
+
 # The command ------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 """The pipeline's figures as aggregate SQL, scoped by programme and owner, for a period.
 
-Every function runs a fixed number of queries whatever the amount of data (per programme at
-most: time in stage and funnel conversions), groups in SQL and returns small frozen
-dataclasses keyed by programme id and stage key; labels come from `programmes()`.
+Every function runs a fixed number of queries whatever the amount of data and however many
+programmes there are, groups in SQL and returns small frozen dataclasses keyed by programme id
+and stage key; labels come from `programmes()`.
 """
 
 from __future__ import annotations
@@ -133,36 +133,56 @@ class StageChange:
         return self.count - self.before
 
 
-def pipeline(db: Session, scope: Scope, at: datetime) -> list[StageCount]:
-    """Enrollments open just before `at`, per programme and the stage they were in then.
+def _open_at(scope: Scope, at: datetime, moment: str):
+    """Enrollments open just before `at`: (moment, programme_id, stage) rows, stage None for
+    those enrolled after `at`.
 
     An enrollment's stage changes only with a stage event and `stage_entered_at` is its last
     one's time, so those not moved since `at` are read from the enrollment, and only the few
     moved since (an index range on occurred_at) look up their last event before `at` (an
-    index lookup each). Those enrolled after `at` have none (a group of None, left out).
+    index lookup each).
     """
-    unmoved = select(Enrollment.programme_id, Enrollment.stage.label("stage")).where(
+    label = literal(moment).label("moment")
+    unmoved = select(label, Enrollment.programme_id, Enrollment.stage.label("stage")).where(
         Enrollment.status == EnrollmentStatus.OPEN, Enrollment.stage_entered_at < at,
         *scope.enrollments())
     stage_then = (select(StageEvent.to_stage)
                   .where(StageEvent.enrollment_id == Enrollment.id, StageEvent.occurred_at < at)
                   .order_by(StageEvent.occurred_at.desc(), StageEvent.id.desc())
                   .limit(1).scalar_subquery())
-    moved = select(Enrollment.programme_id, stage_then.label("stage")).where(
+    moved = select(label, Enrollment.programme_id, stage_then.label("stage")).where(
         Enrollment.id.in_(select(StageEvent.enrollment_id).where(StageEvent.occurred_at >= at)),
         or_(Enrollment.closed_at.is_(None), Enrollment.closed_at >= at), *scope.enrollments())
-    both = union_all(unmoved, moved).subquery()
-    programme_id, stage = both.c
-    rows = db.execute(select(programme_id, stage, func.count())
-                      .group_by(programme_id, stage).order_by(programme_id, stage)).all()
-    # Not filtered in SQL: PostgreSQL would push the filter down and look each stage up twice.
-    return [StageCount(*row) for row in rows if row.stage is not None]
+    return unmoved, moved
+
+
+def _pipelines(db: Session, scope: Scope, moments: dict[str, datetime]
+               ) -> dict[str, dict[tuple[int, str], int]]:
+    """The pipeline at each named moment, (programme id, stage) → count: one query."""
+    both = union_all(*(arm for moment, at in moments.items()
+                       for arm in _open_at(scope, at, moment))).subquery()
+    moment, programme_id, stage = both.c
+    found: dict[str, dict[tuple[int, str], int]] = {name: {} for name in moments}
+    for name, pid, key, count in db.execute(
+            select(moment, programme_id, stage, func.count())
+            .group_by(moment, programme_id, stage)).all():
+        # Not filtered in SQL: PostgreSQL would push the filter down and look each stage up
+        # twice.
+        if key is not None:
+            found[name][(pid, key)] = count
+    return found
+
+
+def pipeline(db: Session, scope: Scope, at: datetime) -> list[StageCount]:
+    """Enrollments open just before `at`, per programme and the stage they were in then."""
+    counts = _pipelines(db, scope, {"at": at})["at"]
+    return [StageCount(pid, stage, counts[pid, stage]) for pid, stage in sorted(counts)]
 
 
 def pipeline_change(db: Session, scope: Scope, period: Period) -> list[StageChange]:
-    """The pipeline at the end of the period beside the one at its start (two queries)."""
-    now = {(c.programme_id, c.stage): c.count for c in pipeline(db, scope, period.end)}
-    before = {(c.programme_id, c.stage): c.count for c in pipeline(db, scope, period.start)}
+    """The pipeline at the end of the period beside the one at its start (one query)."""
+    found = _pipelines(db, scope, {"end": period.end, "start": period.start})
+    now, before = found["end"], found["start"]
     return [StageChange(pid, stage, now.get((pid, stage), 0), before.get((pid, stage), 0))
             for pid, stage in sorted(now.keys() | before.keys())]
 
@@ -312,8 +332,8 @@ def funnel(db: Session, scope: Scope, period: Period,
            stages: list[ProgrammeStages] | None = None) -> list[FunnelStep]:
     """Per programme in scope, its active stages and the landing: entries and conversions.
 
-    One query for the entries of every programme, then one per programme for its conversions
-    (crm.workflow.analytics.stage_conversion), both counting events in the period only.
+    One query for the entries of every programme, one for the conversions of those with any
+    (crm.workflow.analytics.stage_conversions), both counting events in the period only.
     """
     stages = programmes(db, scope) if stages is None else stages
     entered = dict(((pid, stage), count) for pid, stage, count in db.execute(
@@ -324,14 +344,16 @@ def funnel(db: Session, scope: Scope, period: Period,
                *scope.enrollments())
         .group_by(Enrollment.programme_id, StageEvent.to_stage)
     ).all())
+    measured = {programme.programme_id: programme.funnel_stages for programme in stages
+                if any((programme.programme_id, key) in entered
+                       for key in programme.funnel_stages)}
+    conversions = analytics.stage_conversions(
+        db, measured, since=period.start, until=period.end,
+        where=scope.enrollments()) if measured else {}
     steps = []
     for programme in stages:
         keys = programme.funnel_stages
-        conversions = analytics.stage_conversion(
-            db, programme.programme_id, keys, since=period.start, until=period.end,
-            where=scope.enrollments()) if any(
-                (programme.programme_id, key) in entered for key in keys) else []
-        converted = {c.from_stage: c for c in conversions}
+        converted = {c.from_stage: c for c in conversions.get(programme.programme_id, [])}
         for key in keys:
             pair = converted.get(key)
             is_last = key == keys[-1]
@@ -354,13 +376,16 @@ class StageDuration:
 def time_in_stage(db: Session, scope: Scope, period: Period,
                   stages: list[ProgrammeStages] | None = None) -> list[StageDuration]:
     """Median and 90th percentile of the stays that ended in the period, per programme stage,
-    in the programme's stage order (stages no longer defined last); one query per programme."""
+    in the programme's stage order (stages no longer defined last); one query."""
+    stages = programmes(db, scope) if stages is None else stages
+    found = analytics.stage_durations_by_programme(
+        db, [programme.programme_id for programme in stages], since=period.start,
+        until=period.end, where=scope.enrollments()) if stages else {}
     durations = []
-    for programme in programmes(db, scope) if stages is None else stages:
+    for programme in stages:
         order = {key: position for position, key in enumerate(programme.definition.stage_keys())}
-        found = analytics.stage_durations(db, programme.programme_id, since=period.start,
-                                          until=period.end, where=scope.enrollments())
-        for stats in sorted(found, key=lambda s: (order.get(s.stage, len(order)), s.stage)):
+        for stats in sorted(found.get(programme.programme_id, []),
+                            key=lambda s: (order.get(s.stage, len(order)), s.stage)):
             durations.append(StageDuration(programme.programme_id, stats.stage, stats.stays,
                                            stats.median_seconds, stats.p90_seconds))
     return durations

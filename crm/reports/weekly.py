@@ -150,6 +150,7 @@ def compile_weekly_report(db: Session, scope: Scope, week: Period,
     """The report on `week` for the part of the pipeline in `scope`, compiled at `now`."""
     trend_period = last_weeks(week, TREND_WEEKS)
     stages = figures.programmes(db, scope)
+    loads = tuple(workload.workload(db, scope, now))
     return WeeklyReport(
         week=week,
         compiled_at=now,
@@ -162,9 +163,11 @@ def compile_weekly_report(db: Session, scope: Scope, week: Period,
             figures.time_in_stage(db, scope, trend_period, stages),
         ),
         new_leads=figures.new_leads(db, scope, week),
-        overdue_enrollments=workload.overdue_enrollments(db, scope, now),
-        overdue_tasks=workload.overdue_tasks(db, scope, now),
-        workload=tuple(workload.workload(db, scope, now)),
+        overdue_enrollments=workload.overdue_enrollments(
+            db, scope, now, total=sum(load.overdue_enrollments for load in loads)),
+        overdue_tasks=workload.overdue_tasks(
+            db, scope, now, total=sum(load.overdue_tasks for load in loads)),
+        workload=loads,
         trend=tuple(figures.trend(db, scope, trend_period)),
     )
 

@@ -69,12 +69,12 @@ class Workload:
     overdue_tasks: int
 
 
-def overdue_enrollments(db: Session, scope: Scope, now: datetime,
-                        limit: int = OVERDUE_LIMIT) -> Capped[OverdueEnrollment]:
+def overdue_enrollments(db: Session, scope: Scope, now: datetime, limit: int = OVERDUE_LIMIT,
+                        total: int | None = None) -> Capped[OverdueEnrollment]:
     """Open enrollments past their SLA, longest overdue first, and how many there are.
 
-    Two queries: the first `limit` walk the due_at index and stop; the count reads no rows
-    of other tables."""
+    The first `limit` walk the due_at index and stop; a second query counts them (reading no
+    rows of other tables) unless the caller knows the `total` (the sum of `workload`)."""
     overdue = [Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now,
                *scope.enrollments()]
     owner = aliased(User)
@@ -86,14 +86,15 @@ def overdue_enrollments(db: Session, scope: Scope, now: datetime,
         .where(*overdue)
         .order_by(Enrollment.due_at, Enrollment.id).limit(limit)
     ).all()
-    total = db.scalar(select(func.count()).select_from(Enrollment).where(*overdue))
+    if total is None:
+        total = db.scalar(select(func.count()).select_from(Enrollment).where(*overdue))
     return Capped(tuple(OverdueEnrollment(*row) for row in rows), total)
 
 
-def overdue_tasks(db: Session, scope: Scope, now: datetime,
-                  limit: int = OVERDUE_LIMIT) -> Capped[OverdueTask]:
-    """Open tasks past their due date, longest overdue first, and how many there are (two
-    queries, as overdue_enrollments)."""
+def overdue_tasks(db: Session, scope: Scope, now: datetime, limit: int = OVERDUE_LIMIT,
+                  total: int | None = None) -> Capped[OverdueTask]:
+    """Open tasks past their due date, longest overdue first, and how many there are (as
+    overdue_enrollments)."""
     overdue = [Task.done_at.is_(None), Task.due_at <= now, *scope.tasks()]
     assignee = aliased(User)
     rows = db.execute(
@@ -105,13 +106,15 @@ def overdue_tasks(db: Session, scope: Scope, now: datetime,
         .where(*overdue)
         .order_by(Task.due_at, Task.id).limit(limit)
     ).all()
-    total = db.scalar(select(func.count()).select_from(Task).where(*overdue))
+    if total is None:
+        total = db.scalar(select(func.count()).select_from(Task).where(*overdue))
     return Capped(tuple(OverdueTask(*row) for row in rows), total)
 
 
 def workload(db: Session, scope: Scope, now: datetime) -> list[Workload]:
     """Per person: open and overdue enrollments of the startups they own, open and overdue
-    tasks assigned to them; one query. People with nothing open are left out."""
+    tasks assigned to them; one query. People with nothing open are left out; nobody's
+    (user_id None) is a row too, so the rows add up to every overdue enrollment and task."""
     zero = literal(0)
     overdue_enrollment = func.count(case((Enrollment.due_at <= now, 1)))
     overdue_task = func.count(case((Task.due_at <= now, 1)))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
-from sqlalchemy import BigInteger, ColumnElement, Float, case, cast, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, Float, and_, case, cast, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
@@ -120,29 +120,44 @@ def stage_durations(
     median of an even count is the lower middle value and no value is interpolated.
     `where` adds conditions on the enrollment (e.g. whose startup it is).
     """
+    return stage_durations_by_programme(db, [programme_id], since=since, until=until,
+                                        where=where).get(programme_id, [])
+
+
+def stage_durations_by_programme(
+    db: Session,
+    programme_ids: Collection[int],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> dict[int, list[StageDurationStats]]:
+    """`stage_durations` of several programmes in one query, by programme id (a programme
+    without completed stays is left out)."""
     # The event that ends a stay records it (from_stage, seconds_in_previous_stage, written by
     # the engine with every move), so the stays ended in a window are the events in it: an
     # index range on occurred_at, never whole histories.
-    conditions = [Enrollment.programme_id == programme_id, StageEvent.from_stage.is_not(None),
+    conditions = [Enrollment.programme_id.in_(programme_ids), StageEvent.from_stage.is_not(None),
                   *where]
     if since is not None:
         conditions.append(StageEvent.occurred_at >= since)
     if until is not None:
         conditions.append(StageEvent.occurred_at < until)
     completed = (
-        select(StageEvent.from_stage.label("stage"),
+        select(Enrollment.programme_id,
+               StageEvent.from_stage.label("stage"),
                StageEvent.seconds_in_previous_stage.label("seconds"))
         .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
         .where(*conditions)
         .subquery()
     )
+    stay = (completed.c.programme_id, completed.c.stage)
     ranked = select(
-        completed.c.stage,
+        *stay,
         completed.c.seconds,
-        func.row_number()
-        .over(partition_by=completed.c.stage, order_by=completed.c.seconds)
+        func.row_number().over(partition_by=stay, order_by=completed.c.seconds)
         .label("position"),
-        func.count().over(partition_by=completed.c.stage).label("stays"),
+        func.count().over(partition_by=stay).label("stays"),
     ).subquery()
 
     def value_at(percent: int):
@@ -150,12 +165,15 @@ def stage_durations(
             case((ranked.c.position == _nearest_rank(percent, ranked.c.stays), ranked.c.seconds))
         )
 
-    rows = db.execute(
-        select(ranked.c.stage, func.max(ranked.c.stays), value_at(50), value_at(90))
-        .group_by(ranked.c.stage)
-        .order_by(ranked.c.stage)
-    ).all()
-    return [StageDurationStats(*row) for row in rows]
+    found: dict[int, list[StageDurationStats]] = {}
+    for programme_id, *stats in db.execute(
+        select(ranked.c.programme_id, ranked.c.stage, func.max(ranked.c.stays), value_at(50),
+               value_at(90))
+        .group_by(ranked.c.programme_id, ranked.c.stage)
+        .order_by(ranked.c.programme_id, ranked.c.stage)
+    ).all():
+        found.setdefault(programme_id, []).append(StageDurationStats(*stats))
+    return found
 
 
 def stage_conversion(
@@ -174,10 +192,23 @@ def stage_conversion(
     only events that occurred in [since, until) count, for A and for B alike. `where` adds
     conditions on the enrollment.
     """
-    pairs = list(pairwise(stage_keys))
-    if not pairs:
-        return []
-    in_window = [Enrollment.programme_id == programme_id, *where]
+    return stage_conversions(db, {programme_id: stage_keys}, since=since, until=until,
+                             where=where)[programme_id]
+
+
+def stage_conversions(
+    db: Session,
+    funnels: Mapping[int, list[str]],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> dict[int, list[StageConversion]]:
+    """`stage_conversion` of several programmes (programme id → its stage keys) in one query."""
+    pairs = {programme_id: list(pairwise(keys)) for programme_id, keys in funnels.items()}
+    if not any(pairs.values()):
+        return {programme_id: [] for programme_id in funnels}
+    in_window = [Enrollment.programme_id.in_(funnels), *where]
     if since is not None:
         in_window.append(StageEvent.occurred_at >= since)
     if until is not None:
@@ -185,6 +216,7 @@ def stage_conversion(
     events = (
         select(
             StageEvent.enrollment_id,
+            Enrollment.programme_id,
             StageEvent.to_stage,
             func.row_number()
             .over(
@@ -201,22 +233,32 @@ def stage_conversion(
     def position(stage: str):
         return case((events.c.to_stage == stage, events.c.position))
 
-    # Per enrollment and pair: its first entry into A and its last entry into B.
+    # Per enrollment and stage: its first entry and its last entry.
+    stages = sorted({stage for found in pairs.values() for pair in found for stage in pair})
     per_enrollment = (
         select(
-            *(func.min(position(a)).label(f"first_a_{i}") for i, (a, _) in enumerate(pairs)),
-            *(func.max(position(b)).label(f"last_b_{i}") for i, (_, b) in enumerate(pairs)),
+            events.c.programme_id,
+            *(func.min(position(stage)).label(f"first_{i}") for i, stage in enumerate(stages)),
+            *(func.max(position(stage)).label(f"last_{i}") for i, stage in enumerate(stages)),
         )
-        .group_by(events.c.enrollment_id)
+        .group_by(events.c.enrollment_id, events.c.programme_id)
         .subquery()
     )
+    column = {stage: i for i, stage in enumerate(stages)}
     counts = []
-    for i in range(len(pairs)):
-        first_a, last_b = per_enrollment.c[f"first_a_{i}"], per_enrollment.c[f"last_b_{i}"]
-        counts.append(func.count(first_a))
-        counts.append(func.count(case((last_b > first_a, 1))))
-    row = db.execute(select(*counts)).one()
-    return [
-        StageConversion(a, b, entered, converted, converted / entered if entered else None)
-        for (a, b), entered, converted in zip(pairs, row[0::2], row[1::2], strict=True)
-    ]
+    for programme_id, found in pairs.items():
+        in_programme = per_enrollment.c.programme_id == programme_id
+        for a, b in found:
+            first_a = per_enrollment.c[f"first_{column[a]}"]
+            last_b = per_enrollment.c[f"last_{column[b]}"]
+            counts.append(func.count(case((in_programme, first_a))))
+            counts.append(func.count(case((and_(in_programme, last_b > first_a), 1))))
+    values = iter(db.execute(select(*counts)).one())
+    conversions: dict[int, list[StageConversion]] = {}
+    for programme_id, found in pairs.items():
+        conversions[programme_id] = []
+        for a, b in found:
+            entered, converted = next(values), next(values)
+            conversions[programme_id].append(StageConversion(
+                a, b, entered, converted, converted / entered if entered else None))
+    return conversions
