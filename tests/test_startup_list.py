@@ -372,6 +372,6 @@ def test_query_count_is_the_same_for_10_and_1000_startups(app, db, client_as, co
 
     assert "/ next" in many  # 1,000 rows make pages
     for url in urls:
-        assert many[url] == few[url], (url, few, many)
+        assert many[url] == few[url] <= 8, (url, few, many)
         assert many.get(url + " next", many[url]) == many[url], (url, many)
     assert max(many.values()) <= 12, many
