@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 CATALOG := crm/translations/de/LC_MESSAGES/messages
 PORT ?= 5000
 
-.PHONY: run test install migrate demo lint translations-update clean
+.PHONY: run test bench install migrate demo lint translations-update clean
 
 run: install migrate demo
 	@echo
@@ -20,6 +20,19 @@ run: install migrate demo
 PYTEST_WORKERS ?= 2
 test: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(ARGS)
+
+# Benchmarks (bench/results/README.md): generates its data once, then measures on a copy.
+# BENCH_SCALE=agency|small, BENCH_DB=sqlite|postgresql|both; BENCH_ARGS passes more options,
+# e.g. BENCH_ARGS="--only list,board --explain". The throughput needs wrk: installed here when
+# missing and running as root, else that one figure is skipped.
+BENCH_SCALE ?= agency
+BENCH_DB ?= sqlite
+bench: install
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+	  echo "wrk could not be installed: the throughput is not measured"
+	$(BIN)/python -m bench.run --scale $(BENCH_SCALE) --db $(BENCH_DB) $(BENCH_ARGS)
 
 install: $(INSTALLED) $(CATALOG).mo
 
