@@ -14,7 +14,11 @@ from crm.core.types import timestamp_field
 
 class OutboxMessage(Timestamped, table=True):
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        # The Outbox page filtered by status, newest first (keyset by id).
+        Index("ix_outbox_status_id", "status", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=200, unique=True)
@@ -23,7 +27,7 @@ class OutboxMessage(Timestamped, table=True):
     subject: str = Field(max_length=300)
     body_text: str
     body_html: str | None = None
-    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16), index=True)
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=String(16))
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = timestamp_field(nullable=True, default_now=True)
     last_error: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field
 
 from crm.core.enums import ActivityKind, FundingStage, Language, LeadSource, StartupStatus
@@ -19,6 +19,7 @@ class Startup(Timestamped, table=True):
         Index("ix_startups_status_name", "status", "name"),
         Index("ix_startups_country_name", "country", "name"),
         Index("ix_startups_owner_name", "owner_id", "name"),
+        Index("ix_startups_owner_created", "owner_id", "created_at"),  # a BD manager's new leads
         Index("ix_startups_created_id", "created_at", "id"),
         Index("ix_startups_updated_id", "updated_at", "id"),
         # Search is `search_text LIKE '%term%'`: trigrams find it without reading every row
@@ -93,7 +94,12 @@ class Activity(Timestamped, table=True):
 
 class Task(Timestamped, table=True):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_assignee_open_due", "assignee_id", "done_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_assignee_open_due", "assignee_id", "done_at", "due_at"),
+        # Overdue tasks, most overdue first (reports): open ones only.
+        Index("ix_tasks_open_due", "due_at", sqlite_where=text("done_at IS NULL"),
+              postgresql_where=text("done_at IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)

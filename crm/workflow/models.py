@@ -26,9 +26,16 @@ class Enrollment(Timestamped, table=True):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
-        Index("ix_enrollments_programme_stage", "programme_id", "status", "stage"),
+        # The board's counts per stage (and overdue ones) read only this index.
+        Index("ix_enrollments_programme_status_stage_due", "programme_id", "status", "stage",
+              "due_at"),
         # A board column, longest waiting first: its pages are index range scans (keyset).
         Index("ix_enrollments_board_column", "programme_id", "stage", "stage_entered_at", "id"),
+        # Landings in a period (reports, the weekly trend).
+        Index("ix_enrollments_status_closed", "status", "closed_at"),
+        # What is overdue, most overdue first (reports, reminders): open enrollments only.
+        Index("ix_enrollments_open_due", "due_at", sqlite_where=text("status = 'open'"),
+              postgresql_where=text("status = 'open'")),
     )
 
     @declared_attr.directive
@@ -57,7 +64,11 @@ class StageEvent(SQLModel, table=True):
     """One stage change; rows are only ever inserted."""
 
     __tablename__ = "stage_events"
-    __table_args__ = (Index("ix_stage_events_enrollment_occurred", "enrollment_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_stage_events_enrollment_occurred", "enrollment_id", "occurred_at"),
+        # Events in a period; which enrollments moved since a moment is read from it alone.
+        Index("ix_stage_events_occurred_enrollment", "occurred_at", "enrollment_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollments.id", index=True, ondelete="CASCADE")
@@ -65,7 +76,7 @@ class StageEvent(SQLModel, table=True):
     to_stage: str = Field(max_length=64, index=True)
     actor_kind: ActorKind = Field(default=ActorKind.USER, sa_type=String(16))
     actor_user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
-    occurred_at: datetime = timestamp_field(default_now=True, index=True)
+    occurred_at: datetime = timestamp_field(default_now=True)
     seconds_in_previous_stage: int | None = None
     note: str | None = Field(default=None, max_length=500)
 
