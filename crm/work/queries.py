@@ -37,6 +37,11 @@ class TaskLine:
     may_change: bool = False  # whether the viewer may tick it off, snooze or reassign it
     assignees: list[User] = field(default_factory=list)  # who it may be reassigned to
 
+    @property
+    def may_reassign(self) -> bool:
+        """Whether someone other than its assignee may take it."""
+        return any(user.id != self.task.assignee_id for user in self.assignees)
+
     def programme_name(self, locale: str) -> str | None:
         return self.programme.name(locale) if self.programme else None
 
@@ -164,11 +169,18 @@ def active_staff(db: Session) -> list[User]:
 
 
 def attach_actions(lines: list[TaskLine], viewer: User, staff: list[User]) -> None:
-    """Whether the viewer may act on each task and whom it may go to (no queries)."""
+    """Whether the viewer may act on each task and whom it may go to (no queries).
+
+    Who may be assigned depends only on the startup's owner: worked out once per owner."""
+    assignable: dict[tuple[bool, int | None], list[User]] = {}
     for line in lines:
         line.may_change = may_change_task(viewer, line.task, line.startup)
         if line.may_change:
-            line.assignees = [user for user in staff if may_be_assigned(user, line.startup)]
+            owner = (line.startup is not None, line.startup.owner_id if line.startup else None)
+            if owner not in assignable:
+                assignable[owner] = [user for user in staff
+                                     if may_be_assigned(user, line.startup)]
+            line.assignees = assignable[owner]
 
 
 def sla_enrollments(db: Session, owner_id: int, now: datetime, zone: ZoneInfo, locale: str,
