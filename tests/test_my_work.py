@@ -121,12 +121,12 @@ def test_a_long_group_shows_its_first_tasks_and_its_total(db, bd, clock):
     clock(TUESDAY_MORNING)
     db.add_all([Task(title=f"Old {i:02d}", assignee_id=user.id,
                      due_at=datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=i))
-                for i in range(55)])
+                for i in range(25)])
     db.commit()
     overdue = groups_of(work_page(client))["overdue"]
-    assert titles_in(overdue) == [f"Old {i:02d}" for i in range(50)]
-    assert "Showing 50 of 55." in overdue and 'href="/tasks/"' in overdue
-    assert '<span class="badge">55</span>' in overdue
+    assert titles_in(overdue) == [f"Old {i:02d}" for i in range(20)]
+    assert "Showing 20 of 25." in overdue and 'href="/tasks/"' in overdue
+    assert '<span class="badge">25</span>' in overdue
 
 
 # --- programme deadlines and new startups ----------------------------------------------------
@@ -342,9 +342,9 @@ def test_the_page_runs_the_same_few_queries_for_10_and_500_tasks(app, db, client
         light_page = work_page(light_client)
     with count_queries() as for_heavy:
         heavy_page = work_page(heavy_client)
-    assert len(for_light) == len(for_heavy) <= 6, "\n".join(for_heavy)
+    assert len(for_light) == len(for_heavy) <= 7, "\n".join(for_heavy)
     assert "Corridor" in light_page and "Corridor" in heavy_page
-    assert heavy_page.count('action="/tasks/') == 3 * 200  # 4 groups of at most 50, 3 forms
+    assert heavy_page.count('action="/tasks/') == 3 * 80  # 4 groups of at most 20, 3 forms
 
     manager_client, _manager = client_as(Role.MANAGER)
     work_page(manager_client, user=light.id)
@@ -352,4 +352,4 @@ def test_the_page_runs_the_same_few_queries_for_10_and_500_tasks(app, db, client
         work_page(manager_client, user=light.id)
     with count_queries() as for_heavy:
         work_page(manager_client, user=heavy.id)
-    assert len(for_light) == len(for_heavy) <= 7, "\n".join(for_heavy)  # and the teammate
+    assert len(for_light) == len(for_heavy) <= 8, "\n".join(for_heavy)  # and the teammate

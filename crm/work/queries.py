@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -19,7 +19,7 @@ from crm.users.models import User
 from crm.workflow.calendar import add_working_days, working_days_between
 from crm.workflow.models import Enrollment
 
-BUCKET_LIMIT = 50  # tasks shown per group; the group's total is shown too
+BUCKET_LIMIT = 20  # tasks shown per group (the total too; all of them on the task list)
 SLA_LIMIT = 50  # enrollments shown per list (past / near)
 SLA_NEAR_WORKING_DAYS = 2
 RECENT_DAYS = 14
@@ -120,34 +120,45 @@ def _order():
 def grouped_tasks(db: Session, assignee_id: int, bounds: DayBounds,
                   limit: int = BUCKET_LIMIT) -> list[TaskGroup]:
     """The assignee's open tasks as Overdue / Today / This week / Later (undated ones last),
-    each the first `limit` by due date with the group's total: one query.
+    each the first `limit` by due date with the group's total: two queries.
 
-    A deadline is met until its moment passes ("overdue" is `due_at <= now`); a group's upper
-    bound is included, so a task due at local midnight belongs to the day that midnight ends.
+    Each group's first tasks are a range of the (assignee, done_at, due_at) index read in
+    order and cut at `limit` (one UNION ALL), so the assignee's other tasks are never read as
+    rows; the totals count the same index. A deadline is met until its moment passes
+    ("overdue" is `due_at <= now`); a group's upper bound is included, so a task due at local
+    midnight belongs to the day that midnight ends.
     """
-    group = case(
+    mine = (Task.assignee_id == assignee_id, Task.done_at.is_(None))
+    ranges = (
+        (0, Task.due_at <= bounds.now),
+        (1, and_(Task.due_at > bounds.now, Task.due_at <= bounds.tomorrow)),
+        (2, and_(Task.due_at > bounds.tomorrow, Task.due_at <= bounds.next_week)),
+        (3, Task.due_at > bounds.next_week),
+        (3, Task.due_at.is_(None)),  # after the dated ones of "later" (_order)
+    )
+    firsts = union_all(*(
+        select(select(Task.id.label("task_id"), literal(group).label("grp"))
+               .where(*mine, in_range).order_by(Task.due_at, Task.id).limit(limit).subquery())
+        for group, in_range in ranges
+    )).subquery()
+    rows = db.execute(
+        _task_query().add_columns(firsts.c.grp)
+        .join(firsts, firsts.c.task_id == Task.id)
+        .order_by(firsts.c.grp, *_order())
+    ).all()
+    groups = [TaskGroup(key) for key in GROUP_KEYS]
+    for task, startup, programme, assignee_name, grp in rows:
+        if len(groups[grp].lines) < limit:
+            groups[grp].lines.append(TaskLine(task, startup, programme, assignee_name))
+    group_of = case(
         (Task.due_at.is_(None), 3),
         (Task.due_at <= bounds.now, 0),
         (Task.due_at <= bounds.tomorrow, 1),
         (Task.due_at <= bounds.next_week, 2),
         else_=3,
     )
-    ranked = (
-        select(Task.id.label("task_id"), group.label("grp"),
-               func.row_number().over(partition_by=group, order_by=_order()).label("rank"),
-               func.count().over(partition_by=group).label("total"))
-        .where(Task.assignee_id == assignee_id, Task.done_at.is_(None))
-        .subquery()
-    )
-    rows = db.execute(
-        _task_query().add_columns(ranked.c.grp, ranked.c.total)
-        .join(ranked, ranked.c.task_id == Task.id)
-        .where(ranked.c.rank <= limit)
-        .order_by(ranked.c.grp, ranked.c.rank)
-    ).all()
-    groups = [TaskGroup(key) for key in GROUP_KEYS]
-    for task, startup, programme, assignee_name, grp, total in rows:
-        groups[grp].lines.append(TaskLine(task, startup, programme, assignee_name))
+    for grp, total in db.execute(select(group_of, func.count()).where(*mine)
+                                 .group_by(group_of)).all():
         groups[grp].total = total
     return groups
 
