@@ -6,20 +6,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus, Role
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.startups.filters import StartupFilters
-from crm.startups.models import Startup, StartupSector, StartupTag
+from crm.startups.listing import values_in_use
+from crm.startups.models import Startup
 from crm.users.models import User
 from crm.workflow.calendar import working_days_between
 from crm.workflow.definitions import ProgrammeDefinition, StageDefinition
 from crm.workflow.models import Enrollment
 
 CARDS_PER_COLUMN = 20
-CHOICES_PER_FILTER = 300  # distinct values offered per filter; more can still be typed
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -254,27 +254,14 @@ class FilterChoices:
 
 
 def filter_choices(db: Session) -> FilterChoices:
-    """What the filter form offers: staff who may own startups, and the values in use."""
-    choices = FilterChoices(owners=[
-        (user_id, name) for user_id, name in db.execute(
-            select(User.id, User.name).where(User.is_active, User.role != Role.VIEWER)
-            .order_by(User.name, User.id))
-    ])
-
-    def distinct(kind: str, column):
-        inner = (select(column.label("value")).where(column.is_not(None), column != "")
-                 .distinct().order_by(column).limit(CHOICES_PER_FILTER).subquery())
-        return select(literal(kind).label("kind"), inner.c.value)
-
-    rows = db.execute(union_all(
-        distinct("countries", Startup.country), distinct("sectors", StartupSector.sector),
-        distinct("tags", StartupTag.tag), distinct("events", Startup.source_detail),
-    ))
-    for kind, value in rows:
-        getattr(choices, kind).append(value)
-    for values in (choices.countries, choices.sectors, choices.tags, choices.events):
-        values.sort(key=str.casefold)
-    return choices
+    """What the filter form offers: staff who may own startups, and the values in use (as
+    the list's filters find them: skipping through their indexes)."""
+    owners = [(user_id, name) for user_id, name in db.execute(
+        select(User.id, User.name).where(User.is_active, User.role != Role.VIEWER)
+        .order_by(User.name, User.id))]
+    values = values_in_use(db)
+    return FilterChoices(owners, values["country"], values["sector"], values["tag"],
+                         values["event"])
 
 
 # Programme administration ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    exists,
     func,
     literal,
     or_,
@@ -42,6 +43,7 @@ from crm.workflow.models import Enrollment
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+CHOICES_PER_FILTER = 300  # distinct values offered per filter; more can still be typed
 QUERY_MAX = 2000  # SavedView.query, ExportJob.query
 
 ASC, DESC = "asc", "desc"
@@ -340,6 +342,19 @@ def list_options(db: Session) -> ListOptions:
             .where(Programme.is_active)
             .order_by(Programme.name_en))
     ]
+    values = values_in_use(db)
+    # An owner who is a viewer now still owns startups: an index probe per such user.
+    owns_some = exists().where(Startup.owner_id == User.id)
+    owners = list(db.scalars(
+        select(User).where(or_(User.role != Role.VIEWER, owns_some))
+        .order_by(User.is_active.desc(), User.name, User.id)))
+    return ListOptions(programmes, values["country"], values["sector"], values["tag"],
+                       values["event"], owners)
+
+
+def values_in_use(db: Session) -> dict[str, list[str]]:
+    """The countries, sectors, tags and events (source details) startups have, each sorted
+    and at most CHOICES_PER_FILTER: one query."""
     values: dict[str, list[str]] = {"country": [], "sector": [], "tag": [], "event": []}
     present = union_all(
         _distinct_values("country", Startup.country),
@@ -349,25 +364,19 @@ def list_options(db: Session) -> ListOptions:
     ).subquery()
     for row_kind, row_value in db.execute(select(present.c.kind, present.c.value)).all():
         values[row_kind].append(row_value)
-    owners = list(db.scalars(
-        select(User).where(or_(User.role != Role.VIEWER,
-                               User.id.in_(select(Startup.owner_id).distinct())))
-        .order_by(User.is_active.desc(), User.name, User.id)))
-    return ListOptions(programmes, sorted(values["country"]),
-                       sorted(values["sector"], key=str.casefold),
-                       sorted(values["tag"], key=str.casefold),
-                       sorted(values["event"], key=str.casefold), owners)
+    return {kind: sorted(found, key=str.casefold) for kind, found in values.items()}
 
 
 def _distinct_values(kind: str, column) -> Select:
-    """The column's distinct non-empty values by skipping through its index (a recursive
-    "next value after this one"), so 100,000 rows with 40 countries cost 40 index probes."""
+    """The column's first distinct non-empty values by skipping through its index (a
+    recursive "next value after this one", cut at CHOICES_PER_FILTER), so 100,000 rows with
+    40 countries cost 40 index probes."""
     table = column.table
     steps = select(func.min(column).label("value")).where(column > "").cte(
         name=f"{kind}_values", recursive=True)
     following = select(func.min(column)).select_from(table).where(
         column > steps.c.value).scalar_subquery()
     steps = steps.union_all(select(following).where(steps.c.value.is_not(None)))
-    return select(literal(kind).label("kind"), steps.c.value.label("value")).where(
-        steps.c.value.is_not(None))
+    return select(select(literal(kind).label("kind"), steps.c.value.label("value"))
+                  .where(steps.c.value.is_not(None)).limit(CHOICES_PER_FILTER).subquery())
 
