@@ -8,6 +8,9 @@ query count must be the same for every request (else the run fails).
 
 from __future__ import annotations
 
+import cProfile
+import io
+import pstats
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +75,7 @@ class PageResult:
     name: str
     title: str
     stats: Stats
+    sql_p50: float  # ms the database took in a median request (the rest is Python)
     query_counts: list[int]  # distinct counts seen, ascending: one value when constant
     urls_by_count: dict[int, list[str]]  # which URLs ran each count (to find a varying one)
     statements: dict[str, StatementTotals] = field(repr=False)
@@ -86,7 +90,8 @@ class PageResult:
         return [totals.as_json() for totals in ranked[:count]]
 
     def as_json(self) -> dict[str, Any]:
-        found = {"title": self.title, **vars(self.stats), "queries": self.query_counts,
+        found = {"title": self.title, **vars(self.stats), "sql_p50": self.sql_p50,
+                 "queries": self.query_counts,
                  "top_sql": self.top_sql()}
         if not self.constant_queries:
             found["urls_by_query_count"] = self.urls_by_count
@@ -115,6 +120,7 @@ class PageRunner:
         for url in urls:
             self._get(client, url)
         seconds: list[float] = []
+        sql_seconds: list[float] = []
         urls_by_count: dict[int, list[str]] = {}
         totals: dict[str, StatementTotals] = {}
         slowest: Statement | None = None
@@ -125,6 +131,7 @@ class PageRunner:
                     started = time.perf_counter()
                     self._get(client, url)
                     seconds.append(time.perf_counter() - started)
+                sql_seconds.append(sum(statement.seconds for statement in statements))
                 seen = urls_by_count.setdefault(len(statements), [])
                 if url not in seen:
                     seen.append(url)
@@ -133,7 +140,22 @@ class PageRunner:
                     if slowest is None or statement.seconds > slowest.seconds:
                         slowest = statement
         return PageResult(page.name, page.title, Stats.of_seconds(seconds),
-                          sorted(urls_by_count), urls_by_count, totals, slowest)
+                          Stats.of_seconds(sql_seconds).p50, sorted(urls_by_count),
+                          urls_by_count, totals, slowest)
+
+    def profile(self, page: Page, requests: int = 30, lines: int = 30) -> str:
+        """Where a page's time goes: cProfile over `requests` more requests, by cumulative
+        time (after `measure`, so nothing here is in the figures)."""
+        client = self.client(page.login(self.fixture))
+        urls = page.urls(self.fixture)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for number in range(requests):
+            self._get(client, urls[number % len(urls)])
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(lines)
+        return out.getvalue()
 
     @staticmethod
     def _get(client: FlaskClient, url: str) -> None:

@@ -43,8 +43,8 @@ def page_figures(pages: dict[str, Any], small: dict[str, Any] | None) -> list[Fi
         title = titles[name]
         limit = PAGE_P95_MS.get(name)
         found.append(Figure(
-            f"{title}: p95", f"{page['p95']:.1f} ms (p50 {page['p50']:.1f}, max "
-            f"{page['max']:.1f}, n {page['n']})",
+            f"{title}: p95", f"{page['p95']:.1f} ms (p50 {page['p50']:.1f} of which SQL "
+            f"{page['sql_p50']:.1f}, max {page['max']:.1f}, n {page['n']})",
             f"≤ {limit} ms" if limit else "", _at_most(page["p95"], limit) if limit else None))
         found.append(_query_figure(title, page["queries"],
                                    small[name]["queries"] if small and name in small else None))

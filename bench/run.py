@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -29,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bench import jobs, load
@@ -64,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated: " + ",".join(MEASUREMENTS))
     parser.add_argument("--explain", action="store_true",
                         help="print each page's slowest SQL statement and its query plan")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where each page's time goes (cProfile, after measuring)")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick run for CI: fewer requests, a smaller import, 3 s of load")
     parser.add_argument("--requests", type=int, help="measured requests per page")
@@ -157,6 +161,9 @@ class Run:
             if self.args.explain:
                 print(describe(app.extensions["db_engine"], f"{self.dataset.label} {page.title}",
                                result.slowest), flush=True)
+            if self.args.profile:
+                print(f"── {self.dataset.label} {page.title}: profile\n{runner.profile(page)}",
+                      flush=True)
         if measured:
             results["pages"] = measured
 
@@ -178,6 +185,19 @@ def machine() -> dict[str, Any]:
             "memory_gib": round(int(memory) / 2**20, 1) if memory else None,
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "platform": platform.platform()}
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and the app's files that differed from it (a shared work tree)."""
+    def git(*args: str) -> str:
+        command = ["git", *args]
+        finished = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,  # noqa: S603
+                                  check=False)
+        return finished.stdout.strip()
+
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted": git("status", "--porcelain", "--", "crm", "templates",
+                               "migrations").splitlines()}
 
 
 def server_version(url: str) -> str:
@@ -224,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for kind in kinds:
-        dataset, compared = datasets(args, kind)
+        try:
+            dataset, compared = datasets(args, kind)
+        except OperationalError as error:
+            log(f"cannot reach the {kind} database ({error.orig}); for PostgreSQL start it or "
+                "set TEST_DATABASE_URL to a server whose user may create databases")
+            return 2
         log(f"measuring {dataset.label} ({args.requests} requests per page)…")
         run = Run(args, dataset, now, password, wanted)
         results = run.measure()
@@ -247,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "measured_at": stamp, "database": server_version(dataset.url),
             "scale": dataset.scale, "seed": dataset.seed, "now": now.isoformat(),
             "requests_per_page": args.requests, "smoke": args.smoke, "machine": machine(),
+            "code": code_version(),
             "dataset": {"summary": dataset.summary,
                         "generated_seconds": dataset.generated_seconds},
             "figures": figures_json(figures), "results": results,
