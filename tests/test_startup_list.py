@@ -264,6 +264,24 @@ def test_every_sort_pages_through_without_repeating_or_skipping(viewer, repeated
     assert seen == expected_order(repeated_names, key, direction)
 
 
+@pytest.mark.parametrize("count_cap", [5, listing.COUNT_CAP])
+@pytest.mark.parametrize(("key", "direction"), [("name", "asc"), ("owner", "desc")])
+def test_a_search_pages_the_same_whether_it_walks_the_order_or_picks_matches_first(
+        viewer, repeated_names, monkeypatch, count_cap, key, direction):
+    client, _ = viewer
+    # Beyond the cap (5 of 12 match) the list walks its order; below it SQLite picks first.
+    monkeypatch.setattr(listing, "COUNT_CAP", count_cap)
+    pages, url = [], f"/?q=acme&sort={key}&dir={direction}"
+    while url:
+        page = page_text(client, url)
+        pages.append(ids(page))
+        url = next_link(page)
+        assert len(pages) <= 4, "pagination does not end"
+    assert [len(found) for found in pages] == [4, 4, 4]
+    assert [startup_id for found in pages for startup_id in found] == expected_order(
+        repeated_names, key, direction)
+
+
 def test_sort_headers_toggle_the_direction_and_keep_the_filters(viewer, repeated_names):
     client, _ = viewer
     page = page_text(client, q="acme", sort="country", dir="asc")
