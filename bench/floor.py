@@ -68,6 +68,16 @@ SELECT programme_id, stage, max(stays),
        max(CASE WHEN position = (stays * 90 + 99) / 100 THEN seconds END)
 FROM ranked GROUP BY programme_id, stage"""
 
+# PostgreSQL has the nearest-rank percentile built in (percentile_disc: the first value whose
+# cumulative share reaches p), which SQLite has not.
+TIME_IN_STAGE_POSTGRESQL = """
+SELECT e.programme_id, se.from_stage, count(*),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY se.seconds_in_previous_stage),
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY se.seconds_in_previous_stage)
+FROM stage_events se JOIN enrollments e ON e.id = se.enrollment_id
+WHERE se.from_stage IS NOT NULL AND se.occurred_at >= :start AND se.occurred_at < :end
+GROUP BY e.programme_id, se.from_stage"""
+
 NEW_LEADS = """
 SELECT 'total', '', count(*) FROM startups s
 WHERE s.created_at >= :start AND s.created_at < :end
@@ -153,13 +163,15 @@ def floor_figures(connection: Connection, week: Period, trend: Period,
     weeks = trend.weeks()
     ends = {f"week_end_{i}": period.end for i, period in enumerate(weeks)}
     in_week = {"start": week.start, "end": week.end}
+    time_in_stage = (TIME_IN_STAGE_POSTGRESQL if connection.dialect.name == "postgresql"
+                     else TIME_IN_STAGE)
     return {
         "programmes": _run(connection, PROGRAMMES),
         "pipeline_end": _run(connection, PIPELINE_AT, at=week.end),
         "pipeline_start": _run(connection, PIPELINE_AT, at=week.start),
         "moves": _run(connection, MOVES, **in_week),
         "landings": _run(connection, LANDINGS, **in_week),
-        "time_in_stage": _run(connection, TIME_IN_STAGE, start=trend.start, end=trend.end),
+        "time_in_stage": _run(connection, time_in_stage, start=trend.start, end=trend.end),
         "new_leads": _run(connection, NEW_LEADS, **in_week),
         "overdue_enrollments": _run(connection, OVERDUE_ENROLLMENTS, now=now),
         "overdue_enrollment_count": _run(connection, OVERDUE_ENROLLMENT_COUNT, now=now),
