@@ -35,13 +35,29 @@ MAX_DRAINING_SWEEPS = 500
 PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 
-def _timed_task(app: Flask, task) -> tuple[float, Any]:
-    """Seconds of `task(db)` run as a worker runs a task: own app context, one commit."""
-    with app.app_context():
+@dataclass
+class TaskRun:
+    """A task body run once: how long it took, what it returned, the SQL it ran."""
+
+    seconds: float
+    result: Any
+    queries: int
+    sql_seconds: float
+
+    def as_json(self, prefix: str) -> dict[str, Any]:
+        return {f"{prefix}_ms": round(self.seconds * 1000, 1), f"{prefix}_queries": self.queries,
+                f"{prefix}_sql_ms": round(self.sql_seconds * 1000, 1)}
+
+
+def _timed_task(app: Flask, task) -> TaskRun:
+    """`task(db)` run as a worker runs a task: own app context, one commit."""
+    with app.app_context(), QueryLog(app.extensions["db_engine"]) as log, \
+            log.recording() as statements:
         started = time.perf_counter()
         with unit_of_work() as db:
             result = task(db)
-        return time.perf_counter() - started, result
+        seconds = time.perf_counter() - started
+    return TaskRun(seconds, result, len(statements), sum(s.seconds for s in statements))
 
 
 # The reminder sweep ----------------------------------------------------------------------------
@@ -57,17 +73,16 @@ def measure_sweep(app: Flask, now: datetime) -> dict[str, Any]:
     def run(at: datetime):
         return _timed_task(app, lambda db: sweep(db, settings, at))
 
-    first, found = run(now)
-    following, found_following = run(later)
-    result, drained = found_following, 0
+    first = run(now)
+    following = run(later)
+    result, drained = following.result, 0
     while (result.emails or result.digests) and drained < MAX_DRAINING_SWEEPS:
-        _seconds, result = run(later)
+        result = run(later).result
         drained += 1
-    again, found_again = run(later)
-    return {"first_ms": round(first * 1000, 1), "first": str(found),
-            "next_ms": round(following * 1000, 1), "next": str(found_following),
-            "sweeps_to_drain": drained,
-            "again_ms": round(again * 1000, 1), "again": str(found_again)}
+    again = run(later)
+    return {**first.as_json("first"), "first": str(first.result),
+            **following.as_json("next"), "next": str(following.result),
+            "sweeps_to_drain": drained, **again.as_json("again"), "again": str(again.result)}
 
 
 # Intake ----------------------------------------------------------------------------------------
@@ -219,14 +234,14 @@ def measure_import(app: Flask, rows: int) -> dict[str, Any]:
             imports.save_mapping(db, job, job.mapping["columns"], "", "Bench fair", actor)
             imports.check(db, job, actor)  # a large file: queued for the worker
         job_id, actor_id = job.id, actor.id
-    dry_run, _ = _timed_task(app, lambda db: imports.process(db, job_id, dry_run=True))
+    dry_run = _timed_task(app, lambda db: imports.process(db, job_id, dry_run=True))
     planned = _job_outcome(app, job_id, ImportStatus.CHECKED)
     with app.app_context(), unit_of_work() as db:
         imports.request_run(db, db.get(ImportJob, job_id), db.get(User, actor_id))
-    run, _ = _timed_task(app, lambda db: imports.process(db, job_id, dry_run=False))
+    run = _timed_task(app, lambda db: imports.process(db, job_id, dry_run=False))
     done = _job_outcome(app, job_id, ImportStatus.DONE)
-    return {"rows": rows, "dry_run_ms": round(dry_run * 1000, 1),
-            "commit_ms": round(run * 1000, 1), "planned": planned, "done": done}
+    return {"rows": rows, **dry_run.as_json("dry_run"), **run.as_json("commit"),
+            "planned": planned, "done": done}
 
 
 def _job_outcome(app: Flask, job_id: int, expected: ImportStatus) -> dict[str, int]:

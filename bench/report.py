@@ -91,7 +91,9 @@ def weekly_figures(weekly: dict[str, Any]) -> list[Figure]:
 
 def sweep_figures(sweep: dict[str, Any]) -> list[Figure]:
     return [
-        Figure("Reminder sweep: first run", f"{sweep['first_ms']:.0f} ms ({sweep['first']})",
+        Figure("Reminder sweep: first run", f"{sweep['first_ms']:.0f} ms ({sweep['first']}; "
+               f"{sweep['first_queries']:,} queries, {sweep['first_sql_ms']:.0f} ms in the "
+               "database)",
                f"≤ {SWEEP_FIRST_MS} ms", _at_most(sweep["first_ms"], SWEEP_FIRST_MS)),
         Figure("Reminder sweep: next run, sending the rest", f"{sweep['next_ms']:.0f} ms "
                f"({sweep['next']}; {sweep['sweeps_to_drain']} more sweeps to send the rest)"),
@@ -117,10 +119,14 @@ def import_figures(imported: dict[str, Any]) -> list[Figure]:
     outcome = (f"{done['created']:,} created, {done['updated']:,} updated, "
                f"{done['duplicates']:,} probable duplicates, {done['errors']:,} with errors")
     return [
-        Figure(f"Import {rows}: dry run", f"{imported['dry_run_ms'] / 1000:.1f} s",
+        Figure(f"Import {rows}: dry run", f"{imported['dry_run_ms'] / 1000:.1f} s "
+               f"({imported['dry_run_queries']:,} queries, "
+               f"{imported['dry_run_sql_ms'] / 1000:.1f} s in the database)",
                f"≤ {IMPORT_DRY_RUN_MS // 1000} s", _at_most(imported["dry_run_ms"],
                                                            IMPORT_DRY_RUN_MS)),
-        Figure(f"Import {rows}: commit", f"{imported['commit_ms'] / 1000:.1f} s ({outcome})",
+        Figure(f"Import {rows}: commit", f"{imported['commit_ms'] / 1000:.1f} s ({outcome}; "
+               f"{imported['commit_queries']:,} queries, "
+               f"{imported['commit_sql_ms'] / 1000:.1f} s in the database)",
                f"≤ {IMPORT_COMMIT_MS // 1000} s", _at_most(imported["commit_ms"],
                                                           IMPORT_COMMIT_MS)),
     ]
