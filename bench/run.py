@@ -83,7 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown measurement(s) {', '.join(sorted(unknown))}; "
                      f"known: {', '.join(MEASUREMENTS)}")
-    args.requests = args.requests or (20 if args.smoke else 200)
+    # The small scale alone has 2 minutes in all, its generation included.
+    args.requests = args.requests or (20 if args.smoke else 100 if args.scale == "small" else 200)
     return args
 
 
