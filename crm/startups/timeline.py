@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session
 
 from crm.core.enums import ApplicationStatus, OutboxStatus
@@ -109,6 +109,7 @@ def startup_timeline(db: Session, startup_id: int, locale: str, *,
         .join(ProgrammeVersion, ProgrammeVersion.id == Enrollment.programme_version_id)
         .outerjoin(actor, actor.id == StageEvent.actor_user_id)
         .where(Enrollment.startup_id == startup_id, *older(StageEvent.occurred_at))
+        .options(defer(ProgrammeVersion.source_text))  # the YAML, kilobytes on every event
         .order_by(StageEvent.occurred_at.desc(), StageEvent.id.desc()).limit(take)
     ).all():
         entries.append(TimelineEntry(
