@@ -66,7 +66,7 @@ class ProgrammePlan:
         self.checklist_order = _dependency_order(definition)
         gate = (definition.stage(LANDING_STAGE).gate.checklist
                 if LANDING_STAGE in self.active else [])
-        self.landing_gate = _with_dependencies(definition, gate)
+        self.landing_gate = definition.with_dependencies(gate)
 
     def may_detour_into(self, stage: str) -> bool:
         return not self.stages[stage].gate.checklist
@@ -243,17 +243,6 @@ def _settlement(rng: Random, definition: ProgrammeDefinition, key: str, at: int)
 def _day_and_month(moment: int) -> tuple[int, int]:
     day = datetime.fromtimestamp(moment, BERLIN)
     return day.day, day.month - 1
-
-
-def _with_dependencies(definition: ProgrammeDefinition, keys: list[str]) -> set[str]:
-    closure: set[str] = set()
-    pending = list(keys)
-    while pending:
-        key = pending.pop()
-        if key not in closure:
-            closure.add(key)
-            pending += definition.checklist_item(key).depends_on
-    return closure
 
 
 def _dependency_order(definition: ProgrammeDefinition) -> list[str]:

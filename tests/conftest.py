@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -43,11 +44,11 @@ def require_env(name: str) -> str:
     return value
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test session, dropped afterwards."""
+@contextmanager
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on TEST_DATABASE_URL's server, dropped afterwards."""
     server_url = make_url(require_env("TEST_DATABASE_URL"))
-    name = f"landing_desk_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -57,6 +58,13 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session."""
+    with scratch_postgres_database("landing_desk_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import html
-import uuid
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bench.generate import (
@@ -33,7 +31,7 @@ from crm.startups.search import name_key, name_skeleton, search_text
 from crm.users.models import User
 from crm.workflow.calendar import add_working_days
 from crm.workflow.models import ChecklistItem, ChecklistStatus, Enrollment, StageEvent
-from tests.conftest import login, require_env
+from tests.conftest import login, scratch_postgres_database
 
 SMALL = SCALES["small"]
 # Columns whose values must come out the same for the same seed, on either database.
@@ -91,15 +89,8 @@ def test_the_same_seed_gives_the_same_rows_and_another_seed_others(generated, tm
 
 @pytest.fixture
 def scratch_postgres_url():
-    server = make_url(require_env("TEST_DATABASE_URL"))
-    name = f"landing_desk_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database("landing_desk_bench") as url:
+        yield url
 
 
 @pytest.mark.postgres

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 
 from crm.migrate import alembic_config, check, upgrade
 from crm.models import metadata
 from crm.workflow.definitions import validate_definition
-from tests.conftest import require_env
+from tests.conftest import scratch_postgres_database
 
 
 def test_no_drift_between_models_and_migrations(database_url):
@@ -49,15 +47,8 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'steps.db'}"
         return
-    server = make_url(require_env("TEST_DATABASE_URL"))
-    name = f"landing_desk_steps_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres_database("landing_desk_steps") as url:
+        yield url
 
 
 def test_programme_versions_revision_pins_existing_enrollments(empty_database_url):

@@ -245,7 +245,7 @@ def _plan_checklist(rng: random.Random, definition: ProgrammeDefinition, path: l
     landed = definition.stage(path[-1]).closes_as == EnrollmentStatus.LANDED
     start = times[position]
     end = times[position + 1] if position + 1 < len(times) else now
-    gate = _with_dependencies(definition, definition.stage(LANDING_STAGE).gate.checklist)
+    gate = definition.with_dependencies(definition.stage(LANDING_STAGE).gate.checklist)
     order = _shuffled_in_dependency_order(rng, definition)
     order = [key for key in order if key in gate] + [key for key in order if key not in gate]
     count = len(order) if landed else max(len(gate), rng.randint(2, len(order) - 2))
@@ -255,17 +255,6 @@ def _plan_checklist(rng: random.Random, definition: ProgrammeDefinition, path: l
                     for _ in range(count - len(gate)))
     return [_settlement(rng, definition, key, at)
             for key, at in zip(order[:count], before + during, strict=True)]
-
-
-def _with_dependencies(definition: ProgrammeDefinition, keys: list[str]) -> set[str]:
-    closure: set[str] = set()
-    pending = list(keys)
-    while pending:
-        key = pending.pop()
-        if key not in closure:
-            closure.add(key)
-            pending += definition.checklist_item(key).depends_on
-    return closure
 
 
 def _shuffled_in_dependency_order(rng: random.Random,

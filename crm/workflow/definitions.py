@@ -217,6 +217,17 @@ class ProgrammeDefinition(_Strict):
     def checklist_item(self, key: str) -> ChecklistItemDefinition:
         return next(item for item in self.checklist if item.key == key)
 
+    def with_dependencies(self, keys: list[str]) -> set[str]:
+        """These checklist items and everything they depend on, directly or not."""
+        closure: set[str] = set()
+        pending = list(keys)
+        while pending:
+            key = pending.pop()
+            if key not in closure:
+                closure.add(key)
+                pending += self.checklist_item(key).depends_on
+        return closure
+
     def field(self, key: str) -> FieldDefinition:
         return next(field for field in self.fields if field.key == key)
 
