@@ -2,9 +2,9 @@
 each run measures a throw-away copy, so what it writes (logins, a sweep, an intake, an import)
 never changes the next run's starting point.
 
-SQLite: bench/data/<scale>-<seed>-<alembic head>.db. PostgreSQL: the database
-landing_bench_<scale>_<seed>_<head> on TEST_DATABASE_URL's server, else 127.0.0.1:5432 with
-trust authentication. Beside each, bench/data/<kind>-<scale>-<seed>-<head>.json holds the
+SQLite: bench/data/<scale>-<seed>-g<generator version>-<alembic head>.db. PostgreSQL: the
+database landing_bench_<scale>_<seed>_g<version>_<head> on TEST_DATABASE_URL's server, else
+127.0.0.1:5432 with trust authentication. Beside each, bench/data/<kind>-<name>.json holds the
 generator's summary; it is written last, so a database without it (an interrupted generation)
 is generated again.
 """
@@ -33,6 +33,8 @@ SQLITE, POSTGRESQL = "sqlite", "postgresql"
 KINDS = (SQLITE, POSTGRESQL)
 DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
+#: Raise it when the generator writes different rows: cached data sets are then made again.
+GENERATOR_VERSION = 2
 Log = Callable[[str], None]
 
 
@@ -65,7 +67,7 @@ class Dataset:
 
 def ensure_dataset(kind: str, scale: str, seed: int, log: Log) -> Dataset:
     """The dataset of this kind, scale and seed at the current schema, generated if missing."""
-    name = f"{scale}-{seed}-{alembic_head()}"
+    name = f"{scale}-{seed}-g{GENERATOR_VERSION}-{alembic_head()}"
     summary_path = DATA_DIR / f"{kind}-{name}.json"
     url = _url(kind, name)
     if summary_path.exists() and _exists(kind, url):
