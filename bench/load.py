@@ -2,10 +2,13 @@
 
 gunicorn runs bench.hello:app (the product, plus /hello/) as the Procfile runs the product: two
 sync workers, an access log. With PostgreSQL it gets production settings (ENV=production, Redis
-for the broker and the rate limits); SQLite, which production refuses, runs with development
-settings. wrk loads it from loopback with a logged-in session cookie: first a short warm-up,
-then `seconds` on the list, then `seconds` on /hello/. Requests per second come from wrk; the
-access log tells how many answers were not 200 (wrk counts redirects as successes).
+for the broker, the rate limits and the page cache); SQLite, which production refuses, runs with
+development settings (the page cache in a folder). wrk loads it from loopback with a logged-in
+session cookie: first a short warm-up, then `seconds` on the list, then `seconds` on /hello/.
+The one session asks for the same list again and again, so after the first request the list
+comes from the page cache (crm/core/page_cache.py); a second server with the page cache off
+measures what building the page every time allows. Requests per second come from wrk; the access
+log tells how many answers were not 200 (wrk counts redirects as successes).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +68,7 @@ def _server_environment(database_url: str, work_dir: Path) -> tuple[dict[str, st
         "SECRET_KEY": secrets.token_urlsafe(48),
         "UPLOAD_FOLDER": str(work_dir / "uploads"),
         "BROKER_FOLDER": str(work_dir / "broker"),
+        "PAGE_CACHE_FOLDER": str(work_dir / "page-cache"),
         "LOGIN_RATE_LIMIT": UNLIMITED,
     }
     if database_url.startswith("postgresql") and _redis_answers():
@@ -134,30 +140,41 @@ def _answers(access_log: Path) -> Counter[tuple[str, str]]:
 def measure_throughput(database_url: str, email: str, password: str, seconds: int,
                        work_dir: Path) -> dict[str, Any]:
     environment, settings = _server_environment(database_url, work_dir)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     access_log = work_dir / "gunicorn-access.log"
     access_log.unlink(missing_ok=True)
-    server = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(WORKERS), "--access-logfile", str(access_log), "bench.hello:app"],
-        cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL,
-        stderr=open(work_dir / "gunicorn.log", "w"))  # noqa: SIM115 - closed with the process
-    try:
-        _wait_until_up(base, server)
+    with _server(environment, access_log, work_dir) as base:
         cookie = _session_cookie(base, email, password)
         _wrk(f"{base}/", WARM_UP_SECONDS, cookie)
         _wrk(f"{base}/hello/", WARM_UP_SECONDS, cookie)
         listing = _wrk(f"{base}/", seconds, cookie)
         hello = _wrk(f"{base}/hello/", seconds, cookie)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with _server({**environment, "PAGE_CACHE_SECONDS": "0"}, access_log, work_dir) as base:
+        cookie = _session_cookie(base, email, password)
+        _wrk(f"{base}/", WARM_UP_SECONDS, cookie)
+        uncached = _wrk(f"{base}/", seconds, cookie)
     answers = _answers(access_log)
     not_ok = {f"{path} {status}": count for (path, status), count in answers.items()
               if status != "200" and path in ("/", "/hello/")}
     ratio = (listing["requests_per_second"] / hello["requests_per_second"]
              if hello["requests_per_second"] else None)
     return {"settings": settings, "workers": WORKERS, "connections": CONNECTIONS,
-            "seconds": seconds, "list": listing, "hello": hello,
+            "seconds": seconds, "list": listing, "list_uncached": uncached, "hello": hello,
             "ratio": round(ratio, 3) if ratio is not None else None, "not_200": not_ok}
+
+
+@contextmanager
+def _server(environment: dict[str, str], access_log: Path, work_dir: Path) -> Iterator[str]:
+    """gunicorn serving bench.hello:app on a free loopback port: its base URL."""
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603 - this interpreter, our own arguments
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(WORKERS), "--access-logfile", str(access_log), "bench.hello:app"],
+        cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL,
+        stderr=open(work_dir / "gunicorn.log", "a"))  # noqa: SIM115 - closed with the process
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

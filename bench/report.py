@@ -140,11 +140,13 @@ def throughput_figures(load: dict[str, Any]) -> list[Figure]:
     errors = "; answers not 200: " + ", ".join(f"{k} ×{v}" for k, v in load["not_200"].items()) \
         if load["not_200"] else ""
     return [
-        Figure("List throughput (gunicorn, 2 workers)", f"{listing:.0f} req/s "
+        Figure("List throughput (gunicorn, 2 workers, page cache)", f"{listing:.0f} req/s "
                f"({load['settings']}){errors}", f"≥ {THROUGHPUT_MIN} req/s",
                listing >= THROUGHPUT_MIN and not load["not_200"]),
         Figure("Hello world, same server", f"{hello:.0f} req/s; list ÷ hello = "
                f"{load['ratio']:.2f}" if load["ratio"] is not None else f"{hello:.0f} req/s"),
+        Figure("List throughput, page cache off",
+               f"{load['list_uncached']['requests_per_second']:.0f} req/s"),
     ]
 
 

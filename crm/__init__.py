@@ -34,11 +34,12 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
 def _init_extensions(app: Flask, settings: Settings) -> None:
     import crm.models  # noqa: F401 - every table mapped before the first query
     from crm import db
-    from crm.core import errors, i18n, security, templating
+    from crm.core import errors, i18n, page_cache, security, templating
     from crm.extensions import csrf, limiter
     from crm.users import access
 
     db.init_app(app, settings)
+    page_cache.init_app(app, settings)
     security.init_app(app, settings)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:5000"
     timezone: str = "Europe/Berlin"
     ratelimit_storage_url: str | None = None
+    # Pages kept per user this long at most, dropped at once when data changes (0: off).
+    page_cache_seconds: int = Field(default=60, ge=0)
+    page_cache_url: str | None = None  # redis://…; unset: the broker's Redis, else the folder
+    page_cache_folder: Path = VAR_DIR / "page-cache"
     login_rate_limit: str = "10 per minute;60 per hour"
     # Per IP, on starting an application, asking for a link and submitting.
     intake_rate_limit: str = "5 per minute;30 per hour"
@@ -114,6 +118,15 @@ class Settings(BaseSettings):
         if self.celery_broker_url.startswith(("redis://", "rediss://")):
             return self.celery_broker_url
         return "memory://"
+
+    @cached_property
+    def effective_page_cache_url(self) -> str | None:
+        """The Redis that keeps pages, or None for the folder (the one-command run)."""
+        if self.page_cache_url:
+            return self.page_cache_url
+        if self.celery_broker_url.startswith(("redis://", "rediss://")):
+            return self.celery_broker_url
+        return None
 
     def check_production_safety(self) -> None:
         """Raise ConfigurationError naming the first unsafe setting in production."""

@@ -93,6 +93,7 @@ def settings(database_url, tmp_path) -> Settings:
         secret_key="test-secret-key-" + "x" * 32,
         base_url="http://localhost",
         ratelimit_storage_url="memory://",
+        page_cache_seconds=0,  # tests/test_page_cache.py turns it on
     )
 
 

@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 
 from crm.core.clock import utcnow
 from crm.core.enums import ActivityKind, Role
+from crm.core.page_cache import cached_page
 from crm.core.security import same_site_path
 from crm.db import abandon_request_changes, get_or_404, get_session
 from crm.startups import queries, services
@@ -29,6 +30,7 @@ bp = Blueprint("startups", __name__)
 
 @bp.get("/")
 @login_required
+@cached_page
 def index():
     return render_list(request.args)
 
