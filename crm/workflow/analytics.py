@@ -163,39 +163,47 @@ def stage_durations_by_programme(
         .subquery()
     )
     stay = (completed.c.programme_id, completed.c.stage)
-    if db.get_bind().dialect.name == "postgresql":
-        # Its ordered-set aggregate is the nearest-rank percentile (the first value whose
-        # position reaches p·n), sorted per group: twice as fast as ranking in windows.
-        query = select(*stay, func.count(),
-                       *(func.percentile_disc(percent / 100).within_group(completed.c.seconds)
-                         for percent in (50, 90))).group_by(*stay).order_by(*stay)
-    else:
-        query = _ranked_durations(completed, stay)
+    if db.get_bind().dialect.name != "postgresql":
+        return _durations_sorted_here(db, select(*stay, completed.c.seconds))
+    # Its ordered-set aggregate is the nearest-rank percentile (the first value whose position
+    # reaches p·n), sorted per group: twice as fast as ranking in windows.
+    query = select(*stay, func.count(),
+                   *(func.percentile_disc(percent / 100).within_group(completed.c.seconds)
+                     for percent in (50, 90))).group_by(*stay).order_by(*stay)
     found: dict[int, list[StageDurationStats]] = {}
     for programme_id, *stats in db.execute(query).all():
         found.setdefault(programme_id, []).append(StageDurationStats(*stats))
     return found
 
 
-def _ranked_durations(completed, stay) -> Select:
-    """Count, median and p90 per stay group by ranking the durations in windows (SQLite)."""
-    ranked = select(
-        *stay,
-        completed.c.seconds,
-        func.row_number().over(partition_by=stay, order_by=completed.c.seconds)
-        .label("position"),
-        func.count().over(partition_by=stay).label("stays"),
-    ).subquery()
+def _durations_sorted_here(db: Session, stays: Select) -> dict[int, list[StageDurationStats]]:
+    """The same figures where the database has no percentile aggregate (SQLite): the stays'
+    durations read in one unsorted pass, sorted per group here. Ranking 400,000 stays in
+    window functions took SQLite 3.4 s; this takes about a tenth of it.
 
-    def value_at(percent: int):
-        return func.max(
-            case((ranked.c.position == _nearest_rank(percent, ranked.c.stays), ranked.c.seconds))
-        )
+    An unknown duration (NULL) counts as a stay and ranks first, as it would in SQL."""
+    durations: dict[tuple[int, str], list[int]] = {}
+    unknown: dict[tuple[int, str], int] = {}
+    # Through the connection, row by row: the session would fetch every row first (90 MB).
+    for programme_id, stage, seconds in db.connection().execute(stays):
+        group = (programme_id, stage)
+        if seconds is None:
+            unknown[group] = unknown.get(group, 0) + 1
+            durations.setdefault(group, [])
+        else:
+            durations.setdefault(group, []).append(seconds)
+    found: dict[int, list[StageDurationStats]] = {}
+    for group in sorted(durations):
+        known = sorted(durations[group])
+        nulls = unknown.get(group, 0)
+        count = nulls + len(known)
 
-    return (select(ranked.c.programme_id, ranked.c.stage, func.max(ranked.c.stays), value_at(50),
-                   value_at(90))
-            .group_by(ranked.c.programme_id, ranked.c.stage)
-            .order_by(ranked.c.programme_id, ranked.c.stage))
+        def at(percent: int, known=known, nulls=nulls, count=count) -> int | None:
+            position = _nearest_rank(percent, count)  # 1-based, NULLs first
+            return known[position - nulls - 1] if position > nulls else None
+
+        found.setdefault(group[0], []).append(StageDurationStats(group[1], count, at(50), at(90)))
+    return found
 
 
 def stage_conversion(
