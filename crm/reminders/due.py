@@ -8,12 +8,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, text, tuple_
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from crm.core.enums import ApplicationStatus, EnrollmentStatus, ReminderKind, Role
+from crm.core.types import UTCDateTime
 from crm.intake.drafts import closed_reason, intake_of
 from crm.intake.models import Application
 from crm.programmes.models import Programme, ProgrammeVersion
@@ -63,11 +76,15 @@ def insert_once(db: Session, owed: list[Owed], now: datetime) -> Counter[Reminde
     Returns how many of each kind this call inserted: only these are new."""
     if not owed:
         return Counter()
-    # One statement executed for many rows: SQLAlchemy sends them in a few multi-row batches.
-    inserted = db.connection().execute(
-        insert_skipping_duplicates(db, Reminder).returning(Reminder.kind),
-        # vars(), not asdict(): the values are flat, and asdict deep-copies each of 26,000.
-        [{**vars(reminder), "created_at": now} for reminder in owed])
+    if db.get_bind().dialect.name == "postgresql":
+        inserted = db.connection().execute(_insert_unnested(owed, now))
+    else:
+        # One statement executed for many rows: SQLAlchemy sends them in a few multi-row
+        # batches (SQLite parses their text at C speed).
+        inserted = db.connection().execute(
+            insert_skipping_duplicates(db, Reminder).returning(Reminder.kind),
+            # vars(), not asdict(): the values are flat, and asdict deep-copies each of them.
+            [{**vars(reminder), "created_at": now} for reminder in owed])
     created = Counter(ReminderKind(kind) for kind in inserted.scalars())
     if created.total() >= BACKLOG and db.get_bind().dialect.name == "postgresql":
         # A backlog (the first sweep, or after an outage) changes the table at once: the next
@@ -75,6 +92,30 @@ def insert_once(db: Session, owed: list[Owed], now: datetime) -> Counter[Reminde
         # (a merge over every reminder, seconds) if it came before autovacuum's analysis.
         db.execute(text("ANALYZE reminders"))
     return created
+
+
+_OWED_COLUMNS = {"dedupe_key": String, "kind": String, "user_id": Integer,
+                 "enrollment_id": Integer, "application_id": Integer,
+                 "checklist_item_id": Integer, "occurrence_at": DateTime(timezone=True)}
+
+
+def _insert_unnested(owed: list[Owed], now: datetime):
+    """`INSERT … SELECT … FROM unnest(<one array per column>) ON CONFLICT DO NOTHING
+    RETURNING kind` (PostgreSQL): seven parameters however many rows. Multi-row VALUES with
+    eight parameters a row made psycopg split 10,000 rows' worth of statement text in Python
+    (1 s for the first sweep's 9,500 reminders; the database took 0.3 s)."""
+    arrays = [bindparam(column, [_plain(getattr(reminder, column)) for reminder in owed],
+                        type_=ARRAY(type_)) for column, type_ in _OWED_COLUMNS.items()]
+    rows = func.unnest(*arrays).table_valued(*_OWED_COLUMNS).render_derived()
+    return (postgresql.insert(Reminder)
+            .from_select([*_OWED_COLUMNS, "created_at"],
+                         select(*rows.c, literal(now, UTCDateTime())))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Reminder.kind))
+
+
+def _plain(value):
+    return value.value if isinstance(value, ReminderKind) else value
 
 
 def insert_skipping_duplicates(db: Session, model):
