@@ -7,20 +7,23 @@ with the data. Paging goes by a `before` moment, so the URL carries no personal 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from crm.core.enums import ApplicationStatus, OutboxStatus
 from crm.intake.models import Application
 from crm.outbox.models import OutboxMessage
-from crm.programmes.models import Programme, ProgrammeVersion
+from crm.programmes import queries as programme_queries
+from crm.programmes.models import Programme
 from crm.startups.models import Activity, Task
 from crm.users.models import User
+from crm.workflow.definitions import ProgrammeDefinition
 from crm.workflow.models import Enrollment, StageEvent
 
 TIMELINE_SIZE = 30
@@ -76,17 +79,26 @@ def format_before(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _stage_label(version: ProgrammeVersion, key: str | None, locale: str) -> str | None:
+def _stage_label(definition: ProgrammeDefinition | None, key: str | None,
+                 locale: str) -> str | None:
     if key is None:
         return None
-    stage = next((s for s in version.parsed.stages if s.key == key), None)
+    stage = next((s for s in definition.stages if s.key == key), None) if definition else None
     return stage.label(locale) if stage else key
 
 
 def startup_timeline(db: Session, startup_id: int, locale: str, *,
+                     definitions: Mapping[int, ProgrammeDefinition] | None = None,
                      before: datetime | None = None, size: int = TIMELINE_SIZE) -> Timeline:
-    """At most `size` entries before `before` (default: everything), newest first."""
+    """At most `size` entries before `before` (default: everything), newest first.
+
+    `definitions`: the programme version definitions of the startup's enrollments, by version
+    id, when the caller has them (the startup page does): stage labels come from them rather
+    than from decoding a version's JSON again on every stage event."""
     take = size + 1  # one more per source tells whether anything older is left
+    if definitions is None:
+        definitions = programme_queries.definitions(db, set(db.scalars(
+            select(Enrollment.programme_version_id).where(Enrollment.startup_id == startup_id))))
 
     def older(column):
         return [column < before] if before is not None else []
@@ -102,21 +114,20 @@ def startup_timeline(db: Session, startup_id: int, locale: str, *,
                                      actor_name=name))
 
     actor = aliased(User)
-    for event, programme, version, name in db.execute(
-        select(StageEvent, Programme, ProgrammeVersion, actor.name)
+    for event, programme, version_id, name in db.execute(
+        select(StageEvent, Programme, Enrollment.programme_version_id, actor.name)
         .join(Enrollment, Enrollment.id == StageEvent.enrollment_id)
         .join(Programme, Programme.id == Enrollment.programme_id)
-        .join(ProgrammeVersion, ProgrammeVersion.id == Enrollment.programme_version_id)
         .outerjoin(actor, actor.id == StageEvent.actor_user_id)
         .where(Enrollment.startup_id == startup_id, *older(StageEvent.occurred_at))
-        .options(defer(ProgrammeVersion.source_text))  # the YAML, kilobytes on every event
         .order_by(StageEvent.occurred_at.desc(), StageEvent.id.desc()).limit(take)
     ).all():
+        definition = definitions.get(version_id)
         entries.append(TimelineEntry(
             "stage", event.occurred_at, 1, stage_event=event, actor_name=name,
             programme_name=programme.name(locale),
-            from_label=_stage_label(version, event.from_stage, locale),
-            to_label=_stage_label(version, event.to_stage, locale)))
+            from_label=_stage_label(definition, event.from_stage, locale),
+            to_label=_stage_label(definition, event.to_stage, locale)))
 
     # A task makes two entries (created, done). Ordering tasks by their latest entry still
     # finds the newest `take` entries among the first `take` tasks: one query for both kinds.

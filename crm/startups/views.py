@@ -52,7 +52,9 @@ def show(startup_id: int):
 
 def _render_show(db: Session, detail, can_edit: bool, activity_form, task_form, status=200):
     before = parse_before(request.args.get("before"))
-    timeline = startup_timeline(db, detail.startup.id, str(get_locale() or "en"), before=before)
+    timeline = startup_timeline(db, detail.startup.id, str(get_locale() or "en"), before=before,
+                                definitions={view.version.id: view.definition
+                                             for view in detail.enrollments})
     return render_template("startups/show.html", detail=detail, can_edit=can_edit,
                            forms=panel_forms(), checklist_labels=CHECKLIST_STATUS_LABELS,
                            owner_labels=ITEM_OWNER_LABELS, activity_form=activity_form,
