@@ -28,7 +28,12 @@ def build_engine(database_url: str, **engine_options) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **engine_options)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, **engine_options)
+    # psycopg prepares a statement run five times; PostgreSQL may then plan it once for any
+    # parameters ("generic plan"), which reads a whole table for a search that an index would
+    # answer for the text at hand (a 2-letter name search: 72 instead of 4 ms).
+    return create_engine(url, pool_pre_ping=True,
+                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+                         **engine_options)
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
