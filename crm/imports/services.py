@@ -2,12 +2,14 @@
 
 Every row is first *planned*: checked, matched against existing startups (same website domain
 or contact e-mail: update it; only a similar name: a probable duplicate, not created) and against
-earlier rows of the file. A dry run stores that plan as the job's report and writes nothing
-else. A run plans afresh and then writes, all in ONE transaction: a failure anywhere rolls
-everything back, so a failed import changes nothing. Progress (rows planned so far) is written
+earlier rows of the file; MATCH_BATCH rows are matched at once (`DuplicateFinder`). A dry
+run stores that plan as the job's report and writes nothing else. A run plans afresh and then
+writes, all in ONE transaction: a failure anywhere rolls everything back, so a failed import
+changes nothing. Progress (rows planned so far) is written
 meanwhile through separate short transactions, which is why the run's own transaction touches
 its job row only at the very end. Existing startups keep their values: an import fills empty
-fields, adds sectors, tags and new contacts.
+fields, adds sectors, tags and new contacts. New startups and what hangs off them are written
+WRITE_BATCH at a time, one multi-row INSERT per table.
 
 Like every service here these change state, flush and record; they never commit (the request or
 the task does).
@@ -28,9 +30,10 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select, text, update
+from pydantic_core import PydanticUndefined
+from sqlalchemy import and_, insert, or_, select, text, update
 from sqlalchemy.orm import defer
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 from werkzeug.datastructures import FileStorage
 
 from crm import db as database
@@ -38,7 +41,7 @@ from crm.core import after_commit, audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActivityKind, ImportStatus, LeadSource, Role
 from crm.core.uploads import delete_when_committed, keep_if_committed, read_capped, sent_name
-from crm.duplicates.matching import normalise_email, probable_duplicates
+from crm.duplicates.matching import Candidate, DuplicateFinder, Wanted, normalise_email
 from crm.imports.fields import FIELD_LABELS, FIELDS, IGNORE, guess_mapping, header_key
 from crm.imports.fields import header_signature as signature_of
 from crm.imports.models import ImportJob, ImportMapping
@@ -55,7 +58,7 @@ from crm.startups.profile import (
     update_contact,
     update_profile,
 )
-from crm.startups.search import refresh_search_fields
+from crm.startups.search import name_key, name_skeleton, search_text
 from crm.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ IMPORT_FOLDER = "imports"
 #: Files up to this many rows are checked within the request; larger ones by a worker.
 CHECK_IN_REQUEST_ROWS = 500
 PROGRESS_EVERY = 250
+#: Rows matched against the existing startups at once.
+MATCH_BATCH = 500
 WRITE_BATCH = 500
 #: A running job whose progress has not moved for this long is taken to have died.
 STALE_RUNNING = timedelta(minutes=30)
@@ -545,6 +550,7 @@ class PlannedRow:
     add_contact: bool = False
     same_as_row: int | None = None
     similar: Startup | None = None  # a probable duplicate the user chose to create anyway
+    created_id: int | None = None  # the startup the run created for the row
 
 
 @dataclass
@@ -573,24 +579,31 @@ def plan_import(db: Session, job: ImportJob, table: Table, actor: User,
     )
     create_anyway = {int(row) for row in (job.mapping or {}).get("create_anyway", [])}
     seen = _SeenInFile()
+    finder = DuplicateFinder(db)
     planned: list[PlannedRow] = []
-    for position, (number, cells) in enumerate(table.rows, start=1):
-        values = {name: cells[index] for index, name in fields_by_column.items()}
-        row = PlannedRow(parse_row(number, values, context))
-        if row.values.problems:
-            row.outcome = ERROR
-        else:
-            row.same_as_row = seen.earlier_row(row.values)
-            if row.same_as_row is not None:
-                row.values.problem("duplicate_row", value=row.same_as_row)
+    for start in range(0, len(table.rows), MATCH_BATCH):
+        batch = [PlannedRow(parse_row(number, {name: cells[index] for index, name
+                                               in fields_by_column.items()}, context))
+                 for number, cells in table.rows[start:start + MATCH_BATCH]]
+        # The whole batch is matched at once (rows the file repeats too: reads only).
+        valid = [row for row in batch if not row.values.problems]
+        found = dict(zip((row.values.row for row in valid), finder.find(
+            [_wanted(row.values) for row in valid], limit=10), strict=True))
+        for row in batch:
+            if row.values.problems:
                 row.outcome = ERROR
             else:
-                _match(db, row, actor, create_anyway)
-                if row.outcome != ERROR:
-                    seen.add(row.values)
-        planned.append(row)
-        if progress is not None and position % PROGRESS_EVERY == 0:
-            progress(position)
+                row.same_as_row = seen.earlier_row(row.values)
+                if row.same_as_row is not None:
+                    row.values.problem("duplicate_row", value=row.same_as_row)
+                    row.outcome = ERROR
+                else:
+                    _match(db, row, found[row.values.row], actor, create_anyway)
+                    if row.outcome != ERROR:
+                        seen.add(row.values)
+            planned.append(row)
+            if progress is not None and len(planned) % PROGRESS_EVERY == 0:
+                progress(len(planned))
     if progress is not None:
         progress(len(table.rows))
     return Plan(planned)
@@ -630,15 +643,19 @@ class _SeenInFile:
             self.names.setdefault(row.name_key, row.row)
 
 
-def _match(db: Session, row: PlannedRow, actor: User, create_anyway: set[int]) -> None:
+def _wanted(values: ImportRow) -> Wanted:
+    return Wanted(name=values.name, domain=values.domain,
+                  emails=(values.contact_email,) if values.contact_email else ())
+
+
+def _match(db: Session, row: PlannedRow, candidates: list[Candidate], actor: User,
+           create_anyway: set[int]) -> None:
     """Update (same domain or e-mail), probable duplicate (similar name only) or create.
 
-    A probable duplicate whose row the user marked "create anyway" is created.
+    `candidates` are the row's probable duplicates (`probable_duplicates`, at most ten). A
+    probable duplicate whose row the user marked "create anyway" is created.
     """
     values = row.values
-    candidates = probable_duplicates(
-        db, name=values.name, domain=values.domain,
-        emails=[values.contact_email] if values.contact_email else [], limit=10)
     certain = [c for c in candidates if {"domain", "email"} & set(c.reasons)]
     if certain:
         startups = {c.startup.id: c.startup for c in certain}
@@ -727,38 +744,86 @@ def apply_plan(db: Session, job: ImportJob, plan: Plan, actor: User) -> None:
 
 def _create_batch(db: Session, job: ImportJob, rows: list[PlannedRow], actor: User,
                   now: datetime, subject: str) -> None:
+    """The batch's startups, sectors, tags, contacts, activities and audit events, one
+    multi-row INSERT per table (no ORM objects: building them was most of a run's time).
+
+    The startups are inserted with their search fields as `refresh_search_fields` computes
+    them from the name, the domain and the one new contact.
+    """
     startups = []
     for row in rows:
         values = row.values
-        startup = Startup(
-            name=values.name, website=values.website, domain=values.domain,
+        contacts = [(values.contact_name, values.contact_email)] if values.has_contact else []
+        startups.append(_new_row(
+            Startup, now, name=values.name, website=values.website, domain=values.domain,
             country=values.country, city=values.city, founded_year=values.founded_year,
             team_size=values.team_size, funding_stage=values.funding_stage,
             description=values.description, source=LeadSource.IMPORT,
             source_detail=values.source_detail, owner_id=values.owner_id,
-            owner_assigned_at=now if values.owner_id is not None else None)
-        startups.append(startup)
-    db.add_all(startups)
-    db.flush()
-    for row, startup in zip(rows, startups, strict=True):
-        values = row.values
-        row.target = startup
-        db.add_all(StartupSector(startup_id=startup.id, sector=label) for label in values.sectors)
-        db.add_all(StartupTag(startup_id=startup.id, tag=label) for label in values.tags)
-        if values.has_contact:
-            db.add(Contact(startup_id=startup.id, name=values.contact_name,
-                           email=values.contact_email, phone=values.contact_phone,
-                           role=values.contact_role))
-        db.add(Activity(startup_id=startup.id, kind=ActivityKind.IMPORT, subject=subject,
-                        body=_row_note(job, values.row, actor), occurred_at=now,
-                        author_id=actor.id))
-        audit.record(db, "startup.imported", actor_user_id=actor.id, object_type="startup",
-                     object_id=startup.id, import_job_id=job.id, row=values.row)
-    db.flush()
-    with db.no_autoflush:  # one SELECT of contacts each; the updates go out together below
-        for startup in startups:
-            refresh_search_fields(db, startup)
-    db.flush()
+            owner_assigned_at=now if values.owner_id is not None else None,
+            search_text=search_text(values.name, values.domain, contacts),
+            name_key=name_key(values.name), name_skeleton=name_skeleton(values.name)))
+    table = Startup.__table__
+    ids = db.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                     startups).scalars().all()
+    sectors, tags, contacts, activities, events = [], [], [], [], []
+    with force_locale(actor.locale):
+        for row, startup_id in zip(rows, ids, strict=True):
+            values = row.values
+            row.created_id = startup_id
+            sectors.extend(_new_row(StartupSector, now, startup_id=startup_id, sector=label)
+                           for label in values.sectors)
+            tags.extend(_new_row(StartupTag, now, startup_id=startup_id, tag=label)
+                        for label in values.tags)
+            if values.has_contact:
+                contacts.append(_new_row(
+                    Contact, now, startup_id=startup_id, name=values.contact_name,
+                    email=values.contact_email, phone=values.contact_phone,
+                    role=values.contact_role))
+            activities.append(_new_row(
+                Activity, now, startup_id=startup_id, kind=ActivityKind.IMPORT,
+                subject=subject, body=_("Row %(row)d of import #%(job)d", row=values.row,
+                                        job=job.id),
+                occurred_at=now, author_id=actor.id))
+            events.append(_new_row(
+                audit.AuditEvent, now, action="startup.imported", actor_user_id=actor.id,
+                object_type="startup", object_id=startup_id,
+                details={"import_job_id": job.id, "row": values.row}))
+    for model, new_rows in ((StartupSector, sectors), (StartupTag, tags), (Contact, contacts),
+                            (Activity, activities), (audit.AuditEvent, events)):
+        if new_rows:
+            db.execute(insert(model.__table__), new_rows)
+
+
+def _new_row(model: type[SQLModel], now: datetime, **values: Any) -> dict[str, Any]:
+    """A row for a Core INSERT with the model's defaults, as building the object would give
+    (timestamps `now`); no id: the database numbers it."""
+    row: dict[str, Any] = {}
+    for name, info in _defaults(model).items():
+        row[name] = now if info is utcnow else info() if callable(info) else info
+    row.update(values)
+    return row
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
+def _defaults(model: type[SQLModel]) -> dict[str, Any]:
+    """Column name -> default value or default factory, of the model's fields."""
+    if model not in _DEFAULTS:
+        columns = model.__table__.c
+        defaults: dict[str, Any] = {}
+        for name, info in model.model_fields.items():
+            if name not in columns or (columns[name].primary_key
+                                       and columns[name].autoincrement is not False
+                                       and info.default is None):
+                continue
+            if info.default_factory is not None:
+                defaults[name] = info.default_factory
+            elif info.default is not PydanticUndefined:
+                defaults[name] = info.default
+        _DEFAULTS[model] = defaults
+    return _DEFAULTS[model]
 
 
 def _row_note(job: ImportJob, row: int, actor: User) -> str:
@@ -819,7 +884,9 @@ def _plan_values(plan: Plan, status: ImportStatus) -> dict[str, Any]:
 def _report_entry(row: PlannedRow) -> dict[str, Any]:
     entry: dict[str, Any] = {"row": row.values.row, "outcome": row.outcome,
                              "name": row.values.name}
-    if row.target is not None and row.target.id is not None:
+    if row.created_id is not None:
+        entry["id"] = row.created_id
+    elif row.target is not None and row.target.id is not None:
         entry["id"] = row.target.id
         if row.outcome != CREATE:
             entry["match"] = row.target.name
