@@ -19,7 +19,14 @@ from crm.config import Settings
 from crm.core.enums import Language, OutboxStatus, ReminderDelivery, ReminderKind, parse_enum
 from crm.intake.drafts import new_resume_link
 from crm.outbox.models import OutboxMessage
-from crm.outbox.services import TEMPLATE_ERROR_PREFIX, queue_email
+from crm.outbox.services import (
+    TEMPLATE_ERROR_PREFIX,
+    RenderedEmail,
+    queue_email,
+    queue_rendered,
+    queued_ids,
+    render_email,
+)
 from crm.reminders.due import insert_skipping_duplicates
 from crm.reminders.lines import ReminderLine, describe
 from crm.reminders.models import Reminder
@@ -61,17 +68,30 @@ class Delivery:
         lines = describe(self.db, reminders, self.now, self.settings.base_url)
         recipients = {user.id: user for user in self.db.scalars(select(User).where(
             User.id.in_({r.user_id for r in reminders if r.user_id is not None})))}
-        queued, unsent = [], []
+        # Rendered one by one, queued together (one INSERT in multi-row batches) in the order
+        # of the reminders, as queuing them one by one would; a key queued before is reused.
+        queued_before = queued_ids(self.db, [_email_key(r) for r in reminders])
+        emails: list[RenderedEmail] = []
+        sent: list[tuple[int, int | None]] = []  # (reminder id, message id if queued before)
+        unsent = []
         for reminder in reminders:
             line = lines.get(reminder.id)
             if line is None:
                 continue  # it no longer holds: nothing to say, and nothing later either
-            message = (self._nudge(line) if reminder.user_id is None
-                       else self._reminder_email(line, recipients[reminder.user_id]))
-            if message is None:
+            key = _email_key(reminder)
+            email = (self._nudge(line, key in queued_before) if reminder.user_id is None
+                     else None if key in queued_before
+                     else self._reminder_email(line, recipients[reminder.user_id]))
+            if key in queued_before:
+                sent.append((reminder.id, queued_before[key]))
+            elif email is None:
                 unsent.append(reminder.id)
             else:
-                queued.append({"id": reminder.id, "outbox_message_id": message.id})
+                emails.append(email)
+                sent.append((reminder.id, None))
+        new_ids = iter(queue_rendered(self.db, emails))
+        queued = [{"id": reminder_id, "outbox_message_id": message_id or next(new_ids)}
+                  for reminder_id, message_id in sent]
         if queued:  # one executemany, rather than an UPDATE flushed before each next email
             self.db.execute(update(Reminder), queued)
             self.emails += len(queued)
@@ -80,12 +100,11 @@ class Delivery:
                             .values(delivered_at=None)
                             .execution_options(synchronize_session=False))
 
-    def _reminder_email(self, line: ReminderLine, user: User) -> OutboxMessage | None:
-        key = f"reminder:{line.reminder.dedupe_key}"
+    def _reminder_email(self, line: ReminderLine, user: User) -> RenderedEmail | None:
+        key = _email_key(line.reminder)
         try:
-            # queue_email renders before it writes, so a template error leaves nothing behind
-            return queue_email(
-                self.db, dedupe_key=key, to_address=user.email, locale=_language(user.locale),
+            return render_email(
+                dedupe_key=key, to_address=user.email, locale=_language(user.locale),
                 template="reminders/reminder", context={"user": user, "line": line,
                                                         **self._links()},
                 user_id=user.id, startup_id=line.startup.id)
@@ -94,16 +113,19 @@ class Delivery:
                                  startup_id=line.startup.id)
             return None
 
-    def _nudge(self, line: ReminderLine) -> OutboxMessage | None:
+    def _nudge(self, line: ReminderLine, queued_before: bool) -> RenderedEmail | None:
         """The applicant's nudge with a fresh resume link; the link replaces the one before, so
-        it is made in a savepoint that a template error rolls back."""
+        it is made in a savepoint that a template error rolls back. (A nudge queued before gets
+        the new link too, as it always did, and is not written again: None.)"""
         application = line.application
-        key = f"reminder:{line.reminder.dedupe_key}"
+        key = _email_key(line.reminder)
         try:
             with self.db.begin_nested():
                 resume_url = new_resume_link(self.db, application, self.now)
-                return queue_email(
-                    self.db, dedupe_key=key, to_address=application.email,
+                if queued_before:
+                    return None
+                return render_email(
+                    dedupe_key=key, to_address=application.email,
                     locale=_language(application.locale), template="reminders/application_nudge",
                     context={"programme": line.programme, "resume_url": resume_url,
                              "expires_at": application.link_expires_at,
@@ -198,6 +220,10 @@ class Delivery:
             "last_error": problem, "user_id": user_id, "startup_id": startup_id,
             "created_at": self.now, "updated_at": self.now,
         }))
+
+
+def _email_key(reminder: Reminder) -> str:
+    return f"reminder:{reminder.dedupe_key}"
 
 
 def _language(value: str) -> Language:
