@@ -9,14 +9,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from crm.core.audit import AuditEvent
 from crm.core.clock import set_clock, utcnow
 from crm.core.enums import EnrollmentStatus, LeadSource, Role, StartupStatus
 from crm.programmes.models import Programme
-from crm.programmes.queries import Cursor, SlaState, board, sla_state
+from crm.programmes.queries import COUNT_CAP, Cursor, SlaState, board, sla_state, stage_counts
+from crm.startups.filters import StartupFilters
 from crm.startups.models import Startup, StartupSector, StartupTag
 from crm.startups.search import refresh_search_fields
 from crm.workflow import engine
@@ -318,6 +319,79 @@ def test_board_queries_do_not_grow_with_stages_or_cards(db, programme, client_as
         get_page(client, "/pipeline/", programme="corridor", q="lead", sector="x", tag="y",
                  overdue="1", owner="me")
     assert len(filtered) <= len(many), "\n".join(filtered)  # no cards: no card query
+
+
+def test_counts_stop_at_the_cap_and_a_column_page_counts_exactly(db, programme, client_as,
+                                                                 frozen_clock):
+    client, _user = client_as(Role.VIEWER)
+    _enroll(db, programme, 3, "lead", due_at=NOW - timedelta(days=1))
+    # Closed enrollments pile up in a closing stage: a startup may have many.
+    [startup_id] = [row.startup_id for row in db.execute(
+        select(Enrollment.startup_id).where(Enrollment.programme_id == programme.id))][:1]
+    version_id = current_version_id(db, programme)
+    db.execute(insert(Enrollment), [
+        {"startup_id": startup_id, "programme_id": programme.id,
+         "programme_version_id": version_id, "stage": "landed", "status": "landed",
+         "stage_entered_at": NOW - timedelta(days=400, hours=n), "fields": {}}
+        for n in range(COUNT_CAP + 1)])
+    db.commit()
+    parsed = current_version(db, programme).parsed
+
+    assert stage_counts(db, programme, parsed, now=NOW) == {
+        "lead": (3, 3), "landed": (COUNT_CAP, 0)}
+    assert stage_counts(db, programme, parsed, now=NOW, cap=2) == {
+        "lead": (2, 2), "landed": (2, 0)}
+    assert stage_counts(db, programme, parsed, now=NOW, cap=None, stage_keys={"landed"}) == {
+        "landed": (COUNT_CAP + 1, 0)}
+    page = get_page(client, "/pipeline/", programme="corridor")
+    landed, lead = column_html(page, "landed"), column_html(page, "lead")
+    assert f"<span data-count data-capped>{COUNT_CAP}+</span>" in landed
+    assert count_of(lead) == 3 and overdue_of(lead) == 3 and "data-capped" not in lead
+    column_page = get_page(client, "/pipeline/column", programme="corridor", stage="landed")
+    assert f"{COUNT_CAP + 1} startups in this stage" in column_page
+
+
+def test_country_and_owner_filters_follow_the_startup(db, programme, client_as, make_user):
+    """The enrollments' copies of country and owner (kept by triggers) follow every change."""
+    client, user = client_as(Role.BD_MANAGER)
+    other = make_user(Role.BD_MANAGER, name="Other Owner")
+    [moving] = _enroll(db, programme, 1, "lead", prefix="moving", country="DE")
+    [staying] = _enroll(db, programme, 1, "lead", prefix="staying", country="DE",
+                        owner_id=user.id)
+    [closed] = _enroll(db, programme, 1, "landed", EnrollmentStatus.LANDED, prefix="closed",
+                       country="DE")
+
+    def cards(**filters) -> set[int]:
+        return set(card_ids(get_page(client, "/pipeline/", programme="corridor", **filters)))
+
+    def copies(enrollment_id: int) -> tuple[str | None, int | None]:
+        return tuple(fresh(db).execute(select(Enrollment.country, Enrollment.owner_id)
+                                       .where(Enrollment.id == enrollment_id)).one())
+
+    assert (cards(country="DE"), cards(owner="me"), cards(owner="none")) == (
+        {moving, staying, closed}, {staying}, {moving, closed})
+    assert copies(moving) == ("DE", None) and copies(staying) == ("DE", user.id)
+
+    startup = db.get(Startup, db.get(Enrollment, moving).startup_id)
+    startup.country, startup.owner_id = "FR", user.id
+    closing = db.get(Startup, db.get(Enrollment, closed).startup_id)
+    closing.owner_id = other.id
+    db.commit()
+    assert copies(moving) == ("FR", user.id)
+    assert (cards(country="DE"), cards(country="FR")) == ({staying, closed}, {moving})
+    assert (cards(owner="me"), cards(owner=str(other.id)), cards(owner="none")) == (
+        {moving, staying}, {closed}, set())
+    assert stage_counts(fresh(db), programme, current_version(db, programme).parsed,
+                        StartupFilters(country="FR"), now=utcnow()) == {"lead": (1, 0)}
+
+    # A merge moves enrollments to the surviving startup: they take its country and owner.
+    survivor = make_startup(db, "Survivor GmbH", country="JP", owner_id=other.id)
+    db.execute(update(Enrollment.__table__).where(Enrollment.__table__.c.id == moving)
+               .values(startup_id=survivor.id))
+    db.commit()
+    assert copies(moving) == ("JP", other.id)
+    assert (cards(country="JP"), cards(owner="me"), cards(owner=str(other.id))) == (
+        {moving}, {staying}, {moving, closed})
 
 
 def test_a_programme_with_many_stages_is_still_two_queries_for_the_columns(db, count_queries,

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus, Role
 from crm.programmes.models import Programme, ProgrammeVersion
-from crm.startups.filters import StartupFilters
+from crm.startups.filters import OWNER_NONE, StartupFilters
 from crm.startups.listing import values_in_use
 from crm.startups.models import Startup
 from crm.users.models import User
@@ -20,6 +20,7 @@ from crm.workflow.definitions import ProgrammeDefinition, StageDefinition
 from crm.workflow.models import Enrollment
 
 CARDS_PER_COLUMN = 20
+COUNT_CAP = 1000  # a column counts its cards this far and shows "1000+" beyond
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -107,6 +108,16 @@ class Column:
     overdue: int = 0
     cards: list[Card] = field(default_factory=list)
     next_cursor: Cursor | None = None  # set when the column has more cards than shown
+    cap: int | None = COUNT_CAP  # counts stop here (None: exact)
+
+    @property
+    def count_capped(self) -> bool:
+        """The count stopped at the cap: there are `cap` cards or more."""
+        return self.cap is not None and self.count >= self.cap
+
+    @property
+    def overdue_capped(self) -> bool:
+        return self.cap is not None and self.overdue >= self.cap
 
 
 def active_programmes(db: Session) -> list[Programme]:
@@ -124,30 +135,52 @@ def _filter_conditions(programme: Programme, filters: StartupFilters,
                        user_id: int | None) -> tuple[list, bool]:
     """The conditions for this programme and filters, and whether they need `Startup` joined.
 
-    Programme and stage come from the board itself, not from the filters."""
-    on_startup = filters.startup_conditions(user_id)
-    conditions = [Enrollment.programme_id == programme.id, *on_startup,
-                  *filters.without("programme", "stage").enrollment_conditions()]
-    return conditions, bool(on_startup)
+    Programme and stage come from the board itself, not from the filters. Country and owner
+    are read from the enrollment's own copies of them, so that a board filtered by either
+    walks that column's index (`ix_enrollments_country_column`, `…_owner_column`)."""
+    conditions = [Enrollment.programme_id == programme.id]
+    if filters.country:
+        conditions.append(Enrollment.country == filters.country)
+    if filters.owner == OWNER_NONE:
+        conditions.append(Enrollment.owner_id.is_(None))
+    elif filters.owner:
+        conditions.append(Enrollment.owner_id == filters.owner_id(user_id))
+    rest = filters.without("programme", "stage", "country", "owner")
+    on_startup = rest.startup_conditions(user_id)
+    return [*conditions, *on_startup, *rest.enrollment_conditions()], bool(on_startup)
 
 
-def _card_columns():
-    """What a card shows: the enrollment with its startup and the startup's owner."""
+_ENROLLMENT_CARD_COLUMNS = (
+    Enrollment.id, Enrollment.startup_id, Enrollment.stage, Enrollment.status,
+    Enrollment.stage_entered_at, Enrollment.due_at, Enrollment.revision,
+    Enrollment.programme_version_id,
+)
+
+
+def _with_startup(enrollments):
+    """Cards: rows of `enrollments` (a subquery of the card's enrollment columns) with their
+    startup and the startup's owner."""
     return (
         select(
-            Enrollment.id.label("enrollment_id"), Enrollment.startup_id, Startup.name,
-            Startup.country, Startup.owner_id, User.name.label("owner_name"), Enrollment.stage,
-            Enrollment.status, Enrollment.stage_entered_at, Enrollment.due_at,
-            Enrollment.revision, Enrollment.programme_version_id,
+            enrollments.c.id.label("enrollment_id"), enrollments.c.startup_id, Startup.name,
+            Startup.country, Startup.owner_id, User.name.label("owner_name"),
+            enrollments.c.stage, enrollments.c.status, enrollments.c.stage_entered_at,
+            enrollments.c.due_at, enrollments.c.revision, enrollments.c.programme_version_id,
         )
-        .join(Startup, Startup.id == Enrollment.startup_id)
+        .join(Startup, Startup.id == enrollments.c.startup_id)
         .outerjoin(User, User.id == Startup.owner_id)
     )
 
 
-def _cards_select(conditions: list, stage: StageDefinition, after: Cursor | None, limit: int):
-    """At most `limit` cards of one column after `after`, longest waiting first (keyset)."""
-    query = _card_columns().where(*conditions, *_in_column(stage))
+def _column_select(conditions: list, join_startup: bool, stage: StageDefinition,
+                   after: Cursor | None, limit: int):
+    """At most `limit` enrollments of one column after `after`, longest waiting first (keyset
+    on the column's index). Startups are joined only for filters on them: the cards' startup
+    and owner are joined once outside (fewer joins for PostgreSQL to plan, arm by arm)."""
+    query = select(*_ENROLLMENT_CARD_COLUMNS)
+    if join_startup:
+        query = query.join(Startup, Startup.id == Enrollment.startup_id)
+    query = query.where(*conditions, *_in_column(stage))
     if after is not None:
         query = query.where(or_(
             Enrollment.stage_entered_at > after.entered_at,
@@ -175,26 +208,43 @@ def _page(cards: list[Card], limit: int) -> tuple[list[Card], Cursor | None]:
     return cards, None
 
 
-def stage_counts(db: Session, programme: Programme, definition: ProgrammeDefinition,
-                 filters: StartupFilters | None = None, user_id: int | None = None, *,
-                 now: datetime) -> dict[str, tuple[int, int]]:
-    """Stage key -> (cards, overdue cards) under the filters, in one aggregate query."""
-    conditions, join_startup = _filter_conditions(programme, filters or StartupFilters(), user_id)
-    terminal = [stage.key for stage in definition.stages if stage.closes_as]
-    overdue = and_(Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now)
-    query = select(Enrollment.stage, Enrollment.status, func.count(),
-                   func.count(case((overdue, 1))))
+def _capped_count(conditions: list, join_startup: bool, cap: int | None):
+    """How many enrollments match, counting no further than `cap` (a LIMITed index range)."""
+    query = select(Enrollment.id)
     if join_startup:
         query = query.join(Startup, Startup.id == Enrollment.startup_id)
-    query = query.where(*conditions, or_(Enrollment.status == EnrollmentStatus.OPEN,
-                                         Enrollment.stage.in_(terminal)))
-    expected = {stage.key: stage.closes_as or EnrollmentStatus.OPEN for stage in definition.stages}
-    return {
-        stage_key: (count, overdue_count)
-        for stage_key, status, count, overdue_count in db.execute(
-            query.group_by(Enrollment.stage, Enrollment.status))
-        if expected.get(stage_key) == status
-    }
+    return select(func.count()).select_from(query.where(*conditions).limit(cap).subquery())
+
+
+def stage_counts(db: Session, programme: Programme, definition: ProgrammeDefinition,
+                 filters: StartupFilters | None = None, user_id: int | None = None, *,
+                 now: datetime, cap: int | None = COUNT_CAP,
+                 stage_keys: set[str] | None = None) -> dict[str, tuple[int, int]]:
+    """Stage key -> (cards, overdue cards) under the filters, each counted up to `cap` (None:
+    exact), of every stage or of `stage_keys`. One statement of per-column LIMITed counts, so
+    a column's cost stops at `cap` index entries however many enrollments the programme has
+    had (closed ones pile up in the closing stages)."""
+    conditions, join_startup = _filter_conditions(programme, filters or StartupFilters(), user_id)
+    overdue = [Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now]
+    arms, keys = [], []
+    for stage in definition.stages:
+        if stage_keys is not None and stage.key not in stage_keys:
+            continue
+        in_column = [*conditions, *_in_column(stage)]
+        arms.append(_capped_count(in_column, join_startup, cap))
+        keys.append((stage.key, 0))
+        if not stage.closes_as:
+            arms.append(_capped_count([*in_column, *overdue], join_startup, cap))
+            keys.append((stage.key, 1))
+    if not arms:
+        return {}
+    # Each arm is a scalar subquery; one SELECT of them all is a single round trip.
+    counts = db.execute(select(*(arm.scalar_subquery() for arm in arms))).one()
+    found: dict[str, list[int]] = {}
+    for (stage_key, kind), count in zip(keys, counts, strict=True):
+        found.setdefault(stage_key, [0, 0])[kind] = count
+    return {stage_key: (count, overdue_count)
+            for stage_key, (count, overdue_count) in found.items() if count}
 
 
 def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
@@ -206,13 +256,15 @@ def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
     for stage_key, (count, overdue) in stage_counts(db, programme, definition, filters, user_id,
                                                     now=now).items():
         columns[stage_key].count, columns[stage_key].overdue = count, overdue
-    conditions, _join = _filter_conditions(programme, filters, user_id)
+    conditions, join_startup = _filter_conditions(programme, filters, user_id)
     # One arm per non-empty column, each an index-ordered LIMIT, in a single statement.
-    arms = [select(_cards_select(conditions, column.stage, None, per_column + 1).subquery())
+    arms = [select(_column_select(conditions, join_startup, column.stage, None,
+                                  per_column + 1).subquery())
             for column in columns.values() if column.count]
     if arms:
         fetched: dict[str, list[Card]] = {}
-        for row in db.execute(union_all(*arms) if len(arms) > 1 else arms[0]):
+        picked = (union_all(*arms) if len(arms) > 1 else arms[0]).subquery()
+        for row in db.execute(_with_startup(picked)):
             fetched.setdefault(row.stage, []).append(_card(row))
         for stage_key, cards in fetched.items():
             column = columns[stage_key]
@@ -225,14 +277,17 @@ def column_cards(db: Session, programme: Programme, stage: StageDefinition,
                  after: Cursor | None = None,
                  per_page: int = CARDS_PER_COLUMN) -> tuple[list[Card], Cursor | None]:
     """The next cards of one column after `after`, and the cursor of the page after them."""
-    conditions, _join = _filter_conditions(programme, filters or StartupFilters(), user_id)
-    rows = db.execute(_cards_select(conditions, stage, after, per_page + 1))
+    conditions, join_startup = _filter_conditions(programme, filters or StartupFilters(),
+                                                  user_id)
+    picked = _column_select(conditions, join_startup, stage, after, per_page + 1).subquery()
+    rows = db.execute(_with_startup(picked))
     return _page([_card(row) for row in rows], per_page)
 
 
 def card(db: Session, enrollment_id: int) -> Card | None:
     """One enrollment as a card (to show it where it landed after a move)."""
-    row = db.execute(_card_columns().where(Enrollment.id == enrollment_id)).first()
+    one = select(*_ENROLLMENT_CARD_COLUMNS).where(Enrollment.id == enrollment_id).subquery()
+    row = db.execute(_with_startup(one)).first()
     return _card(row) if row is not None else None
 
 

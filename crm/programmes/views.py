@@ -189,13 +189,14 @@ def column():
             else request.full_path.rstrip("?"))
     board_view = Board(programme, definition, _card_definitions(db, version, cards), filters,
                        now, back=back)
-    page = Column(definition.stage(stage_key), cards=cards, next_cursor=next_cursor)
+    # A column of its own shows its exact counts (one column: a range of its index).
+    page = Column(definition.stage(stage_key), cards=cards, next_cursor=next_cursor, cap=None)
     if fragment:
         return render_template("programmes/_board_more.html", board=board_view, column=page)
     notice = session.pop(NOTICE_KEY, None)
-    page.count, page.overdue = queries.stage_counts(db, programme, definition, filters,
-                                                    current_user.id, now=now).get(stage_key,
-                                                                                  (0, 0))
+    page.count, page.overdue = queries.stage_counts(
+        db, programme, definition, filters, current_user.id, now=now, cap=None,
+        stage_keys={stage_key}).get(stage_key, (0, 0))
     return render_template("programmes/_board_column_page.html", programme=programme,
                            board=board_view, column=page, paged=after is not None, notice=notice,
                            notice_on_board=_shows(cards, notice))

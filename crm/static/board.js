@@ -52,7 +52,7 @@
   function adjust(column, field, delta) {
     if (!column || !delta) return;
     const counter = column.querySelector(`[data-${field}]`);
-    if (!counter) return;
+    if (!counter || counter.hasAttribute("data-capped")) return;  // "1000+" stays
     const value = Math.max(0, parseInt(counter.textContent, 10) + delta);
     counter.textContent = String(value);
     if (field === "overdue") {

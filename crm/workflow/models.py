@@ -31,6 +31,12 @@ class Enrollment(Timestamped, table=True):
               "due_at"),
         # A board column, longest waiting first: its pages are index range scans (keyset).
         Index("ix_enrollments_board_column", "programme_id", "stage", "stage_entered_at", "id"),
+        # The same for one country or one owner (the board's common filters), with status and
+        # due date so that the column's capped counts read the index alone.
+        Index("ix_enrollments_country_column", "programme_id", "country", "stage",
+              "stage_entered_at", "id", "status", "due_at"),
+        Index("ix_enrollments_owner_column", "programme_id", "owner_id", "stage",
+              "stage_entered_at", "id", "status", "due_at"),
         # Landings in a period (reports, the weekly trend).
         Index("ix_enrollments_status_closed", "status", "closed_at"),
         # What is overdue, most overdue first (reports, reminders): open enrollments only.
@@ -58,6 +64,12 @@ class Enrollment(Timestamped, table=True):
     # Answers to the programme's enrollment fields, e.g. {"referred_by": "karnataka"}.
     fields: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     revision: int = Field(default=1)  # bumped by SQLAlchemy on every UPDATE
+    # Copies of the startup's country and owner, written by database triggers only (on insert,
+    # when the enrollment moves to another startup, when the startup's country or owner
+    # changes; migration 4c1e2a9b7d31). The board and the list filter by them without reading
+    # every startup of a country. Never set them here: None in a new object's memory.
+    country: str | None = Field(default=None, max_length=2)
+    owner_id: int | None = Field(default=None)
 
 
 class StageEvent(SQLModel, table=True):
