@@ -367,7 +367,8 @@ def test_query_count_is_the_same_for_10_and_1000_startups(app, db, client_as, co
     programme = make_programme(db)
     version_id = current_version_id(db, programme)
     urls = ["/", "/?sort=owner&dir=desc", "/?programme=corridor&stage=lead&overdue=1",
-            "/?q=bulk&country=IN&tag=t1&sector=S1&owner=me"]
+            "/?q=bulk&country=IN&tag=t1&sector=S1&owner=me",
+            "/?programme=corridor&stage=lead&country=IN"]
 
     def counts() -> dict[str, int]:
         """Queries per URL, and per URL + " next" for its second page if it has one."""
@@ -393,3 +394,37 @@ def test_query_count_is_the_same_for_10_and_1000_startups(app, db, client_as, co
         assert many[url] == few[url] <= 8, (url, few, many)
         assert many.get(url + " next", many[url]) == many[url], (url, many)
     assert max(many.values()) <= 12, many
+
+
+@pytest.mark.parametrize("rows_from_enrollments", [0, listing.ROWS_FROM_ENROLLMENTS_MAX])
+@pytest.mark.parametrize("sort", ["name", "owner"])
+def test_programme_and_country_page_the_same_from_enrollments_or_the_list_order(
+        app, db, client_as, monkeypatch, rows_from_enrollments, sort):
+    """Counted from the programme's enrollments in the country (their copy of it, kept by a
+    trigger), and paged from them when they are few; else the list's order is walked."""
+    from tests.factories import current_version_id
+
+    client, user = client_as(Role.VIEWER)
+    programme = make_programme(db)
+    _bulk_startups(db, 30, programme.id, current_version_id(db, programme), user.id)
+    moved = db.scalar(select(Startup).where(Startup.name == "Bulk 0000"))  # DE, enrolled
+    moved.country = "IN"  # the enrollment's copy follows
+    db.commit()
+    monkeypatch.setattr(listing, "ROWS_FROM_ENROLLMENTS_MAX", rows_from_enrollments)
+    monkeypatch.setattr(listing, "PAGE_SIZE", 4)
+
+    pages, url = [], f"/?programme=corridor&stage=lead&country=IN&sort={sort}"
+    while url:
+        page = page_text(client, url)
+        pages.append(ids(page))
+        url = next_link(page)
+        assert len(pages) <= 5, "pagination does not end"
+    assert "11 startups" in page_text(client, "/?programme=corridor&stage=lead&country=IN")
+    found = [startup_id for page_ids in pages for startup_id in page_ids]
+    expected = list(db.scalars(
+        select(Startup.id).where(Startup.country == "IN")
+        .order_by(*listing.order_for(listing.ListView.from_args({"sort": sort})))))
+    assert [len(page_ids) for page_ids in pages] == [4, 4, 3]
+    assert found == expected and moved.id in found
+    assert names(client, programme="corridor", stage="intake", country="IN") == []
+    assert names(client, programme="corridor", country="KR") == names(client, country="KR")

@@ -43,6 +43,9 @@ from crm.workflow.models import Enrollment
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+# A programme+country view with at most this many startups picks its page from their
+# enrollments and sorts them; with more it walks the list's order (see `list_startups`).
+ROWS_FROM_ENROLLMENTS_MAX = 2_000
 CHOICES_PER_FILTER = 300  # distinct values offered per filter; more can still be typed
 QUERY_MAX = 2000  # SavedView.query, ExportJob.query
 
@@ -252,7 +255,16 @@ def list_startups(db: Session, view: ListView, current_user_id: int | None, *,
     flatten that `IN` into the same walk, so it keeps its own plan.)"""
     page_size = page_size or PAGE_SIZE
     conditions = view.filters.conditions(current_user_id)
-    total, capped = capped_count(db, conditions)
+    if view.filters.narrows_by_enrollment:
+        # Counted from the enrollments (a programme's in one country), not by probing every
+        # startup of the country; the rows too, unless they are many (then walking the
+        # list's order finds a page sooner than sorting them all).
+        narrow = view.filters.conditions(current_user_id, from_enrollments=True)
+        total, capped = capped_count(db, narrow)
+        if total <= ROWS_FROM_ENROLLMENTS_MAX:
+            conditions = narrow
+    else:
+        total, capped = capped_count(db, conditions)
     if view.filters.search and not capped and db.get_bind().dialect.name == "sqlite":
         conditions = [Startup.id.in_(select(Startup.id).where(*conditions).correlate(None))]
     query = (
