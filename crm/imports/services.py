@@ -54,7 +54,6 @@ from crm.startups.profile import (
     NotAllowed,
     StaleRecord,
     add_contact,
-    profile_values,
     update_contact,
     update_profile,
 )
@@ -589,6 +588,8 @@ def plan_import(db: Session, job: ImportJob, table: Table, actor: User,
         valid = [row for row in batch if not row.values.problems]
         found = dict(zip((row.values.row for row in valid), finder.find(
             [_wanted(row.values) for row in valid], limit=10), strict=True))
+        parts = _Parts(db, {c.startup.id for candidates in found.values() for c in candidates
+                            if {"domain", "email"} & set(c.reasons)})
         for row in batch:
             if row.values.problems:
                 row.outcome = ERROR
@@ -598,7 +599,7 @@ def plan_import(db: Session, job: ImportJob, table: Table, actor: User,
                     row.values.problem("duplicate_row", value=row.same_as_row)
                     row.outcome = ERROR
                 else:
-                    _match(db, row, found[row.values.row], actor, create_anyway)
+                    _match(row, found[row.values.row], parts, actor, create_anyway)
                     if row.outcome != ERROR:
                         seen.add(row.values)
             planned.append(row)
@@ -648,7 +649,7 @@ def _wanted(values: ImportRow) -> Wanted:
                   emails=(values.contact_email,) if values.contact_email else ())
 
 
-def _match(db: Session, row: PlannedRow, candidates: list[Candidate], actor: User,
+def _match(row: PlannedRow, candidates: list[Candidate], parts: _Parts, actor: User,
            create_anyway: set[int]) -> None:
     """Update (same domain or e-mail), probable duplicate (similar name only) or create.
 
@@ -670,7 +671,7 @@ def _match(db: Session, row: PlannedRow, candidates: list[Candidate], actor: Use
             row.outcome = ERROR
             return
         row.outcome = UPDATE
-        _plan_update(db, row)
+        _plan_update(row, parts)
     elif candidates and values.row in create_anyway:
         row.outcome, row.similar, row.score = CREATE, candidates[0].startup, candidates[0].score
     elif candidates:
@@ -685,29 +686,48 @@ _FILLABLE = ("website", "city", "founded_year", "team_size", "funding_stage", "d
              "source_detail")
 
 
-def _plan_update(db: Session, row: PlannedRow) -> None:
+class _Parts:
+    """The sectors, tags (each sorted regardless of case, as `profile_values` gives them) and
+    contacts (by id) of the startups a batch of rows may update: three queries a batch."""
+
+    def __init__(self, db: Session, startup_ids: set[int]) -> None:
+        self.labels: dict[tuple[str, int], list[str]] = {}
+        self.contacts: dict[int, list[Contact]] = {}
+        if not startup_ids:
+            return
+        for kind, model, column in (("sectors", StartupSector, StartupSector.sector),
+                                    ("tags", StartupTag, StartupTag.tag)):
+            for startup_id, label in db.execute(select(model.startup_id, column)
+                                                .where(model.startup_id.in_(startup_ids))):
+                self.labels.setdefault((kind, startup_id), []).append(label)
+        for labels in self.labels.values():
+            labels.sort(key=str.casefold)
+        for contact in db.scalars(select(Contact).where(Contact.startup_id.in_(startup_ids))
+                                  .order_by(Contact.id)):
+            self.contacts.setdefault(contact.startup_id, []).append(contact)
+
+
+def _plan_update(row: PlannedRow, parts: _Parts) -> None:
     """Empty fields filled, sectors and tags added, a new contact added or one completed."""
     values, startup = row.values, row.target
-    before = profile_values(db, startup)
     for name in _FILLABLE:
         new = getattr(values, name)
-        if new not in (None, "") and before.get(name) in (None, ""):
+        if new not in (None, "") and getattr(startup, name) in (None, ""):
             row.changes[name] = new
-    if values.owner_id is not None and before.get("owner_id") is None:
+    if values.owner_id is not None and startup.owner_id is None:
         row.changes["owner_id"] = values.owner_id
     for name in ("sectors", "tags"):
-        known = {label.casefold() for label in before[name]}
+        before = parts.labels.get((name, startup.id), [])
+        known = {label.casefold() for label in before}
         new_labels = [label for label in getattr(values, name) if label.casefold() not in known]
         if new_labels:
-            row.changes[name] = before[name] + new_labels
+            row.changes[name] = before + new_labels
     if values.has_contact:
-        _plan_contact(db, row)
+        _plan_contact(row, parts.contacts.get(startup.id, []))
 
 
-def _plan_contact(db: Session, row: PlannedRow) -> None:
+def _plan_contact(row: PlannedRow, contacts: list[Contact]) -> None:
     values = row.values
-    contacts = db.scalars(select(Contact).where(Contact.startup_id == row.target.id)
-                          .order_by(Contact.id)).all()
     email = normalise_email(values.contact_email)
     if email:
         same = next((c for c in contacts if normalise_email(c.email) == email), None)
