@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from jinja2 import TemplateError
-from sqlalchemy import String, cast, exists, literal, or_, select, update
+from sqlalchemy import Integer, String, bindparam, cast, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -92,8 +93,8 @@ class Delivery:
         new_ids = iter(queue_rendered(self.db, emails))
         queued = [{"id": reminder_id, "outbox_message_id": message_id or next(new_ids)}
                   for reminder_id, message_id in sent]
-        if queued:  # one executemany, rather than an UPDATE flushed before each next email
-            self.db.execute(update(Reminder), queued)
+        if queued:
+            self._link_messages(queued)
             self.emails += len(queued)
         if unsent:  # its template failed: the next sweep tries again
             self.db.execute(update(Reminder).where(Reminder.id.in_(unsent))
@@ -169,7 +170,7 @@ class Delivery:
                 described = describe(self.db, reminders, self.now, self.settings.base_url)
                 lines = [described[r.id] for r in reminders if r.id in described]
                 overdue, due_today = grouped_tasks(self.db, user.id, bounds,
-                                                   limit=DIGEST_LIST)[:2]
+                                                   limit=DIGEST_LIST, groups=2)
                 if not (lines or overdue.total or due_today.total):
                     return  # only reminders that no longer hold: no digest
                 message = queue_email(
@@ -180,8 +181,13 @@ class Delivery:
                              "due_today": due_today, "day": self.now.astimezone(
                                  self.settings.tz).date(), **self._links()},
                     user_id=user.id)
-                for reminder in reminders:
-                    reminder.outbox_message_id = message.id
+                for start in range(0, len(reminders), CLAIM_BATCH):  # not one UPDATE a row
+                    self.db.execute(
+                        update(Reminder)
+                        .where(Reminder.id.in_([r.id for r in
+                                                reminders[start:start + CLAIM_BATCH]]))
+                        .values(outbox_message_id=message.id)
+                        .execution_options(synchronize_session=False))
                 self.digests += 1
         except TemplateError as error:  # the savepoint gave the reminders back
             self._record_failure(key, user.email, user.locale, error, user_id=user.id)
@@ -200,6 +206,21 @@ class Delivery:
             update(Reminder).where(Reminder.id.in_(batch), undelivered)
             .values(delivered_at=self.now).returning(Reminder)
             .execution_options(synchronize_session=False, populate_existing=True)))
+
+    def _link_messages(self, queued: list[dict[str, int]]) -> None:
+        """Each reminder's message id: one executemany (SQLite), or one UPDATE … FROM
+        unnest(ids, message ids) on PostgreSQL, where 500 single-row UPDATEs each cost a
+        round trip in the pipeline."""
+        if self.db.get_bind().dialect.name != "postgresql":
+            self.db.execute(update(Reminder), queued)
+            return
+        pairs = func.unnest(
+            bindparam("ids", [row["id"] for row in queued], type_=ARRAY(Integer)),
+            bindparam("messages", [row["outbox_message_id"] for row in queued],
+                      type_=ARRAY(Integer))).table_valued("id", "message_id").render_derived()
+        self.db.execute(update(Reminder).where(Reminder.id == pairs.c.id)
+                        .values(outbox_message_id=pairs.c.message_id)
+                        .execution_options(synchronize_session=False))
 
     def _links(self) -> dict[str, str]:
         base_url = self.settings.base_url

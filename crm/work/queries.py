@@ -118,9 +118,10 @@ def _order():
 
 
 def grouped_tasks(db: Session, assignee_id: int, bounds: DayBounds,
-                  limit: int = BUCKET_LIMIT) -> list[TaskGroup]:
+                  limit: int = BUCKET_LIMIT, groups: int = len(GROUP_KEYS)) -> list[TaskGroup]:
     """The assignee's open tasks as Overdue / Today / This week / Later (undated ones last),
-    each the first `limit` by due date with the group's total: two queries.
+    each the first `limit` by due date with the group's total: two queries. With `groups`
+    only the first so many groups are read (the digest's 2: overdue and today).
 
     Each group's first tasks are a range of the (assignee, done_at, due_at) index read in
     order and cut at `limit` (one UNION ALL), so the assignee's other tasks are never read as
@@ -139,17 +140,17 @@ def grouped_tasks(db: Session, assignee_id: int, bounds: DayBounds,
     firsts = union_all(*(
         select(select(Task.id.label("task_id"), literal(group).label("grp"))
                .where(*mine, in_range).order_by(Task.due_at, Task.id).limit(limit).subquery())
-        for group, in_range in ranges
+        for group, in_range in ranges if group < groups
     )).subquery()
     rows = db.execute(
         _task_query().add_columns(firsts.c.grp)
         .join(firsts, firsts.c.task_id == Task.id)
         .order_by(firsts.c.grp, *_order())
     ).all()
-    groups = [TaskGroup(key) for key in GROUP_KEYS]
+    found = [TaskGroup(key) for key in GROUP_KEYS[:groups]]
     for task, startup, programme, assignee_name, grp in rows:
-        if len(groups[grp].lines) < limit:
-            groups[grp].lines.append(TaskLine(task, startup, programme, assignee_name))
+        if len(found[grp].lines) < limit:
+            found[grp].lines.append(TaskLine(task, startup, programme, assignee_name))
     group_of = case(
         (Task.due_at.is_(None), 3),
         (Task.due_at <= bounds.now, 0),
@@ -157,10 +158,13 @@ def grouped_tasks(db: Session, assignee_id: int, bounds: DayBounds,
         (Task.due_at <= bounds.next_week, 2),
         else_=3,
     )
-    for grp, total in db.execute(select(group_of, func.count()).where(*mine)
-                                 .group_by(group_of)).all():
-        groups[grp].total = total
-    return groups
+    counted = select(group_of, func.count()).where(*mine).group_by(group_of)
+    if groups < len(GROUP_KEYS):  # only tasks due by the end of the last group read
+        counted = counted.where(Task.due_at <= (bounds.now, bounds.tomorrow,
+                                                bounds.next_week)[groups - 1])
+    for grp, total in db.execute(counted).all():
+        found[grp].total = total
+    return found
 
 
 def open_task_lines(db: Session, assignee_id: int | None,
