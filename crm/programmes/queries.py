@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import and_, bindparam, func, or_, select, union_all
 from sqlmodel import Session
 
 from crm.core.enums import EnrollmentStatus, Role
@@ -150,6 +152,65 @@ def _filter_conditions(programme: Programme, filters: StartupFilters,
     return [*conditions, *on_startup, *rest.enrollment_conditions()], bool(on_startup)
 
 
+@dataclass(frozen=True)
+class _Query:
+    """The board's conditions, and when all of them are on the enrollment (programme, country,
+    owner, overdue: the common views), their shape: statements of one shape are built once,
+    with bound parameters, and reused. Building and keying the board's two statements anew
+    (18 subqueries) took about as long as running them."""
+
+    conditions: list
+    join_startup: bool
+    params: dict
+    shape: tuple | None  # None: built for this request alone
+
+
+_OVERDUE = (Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= bindparam("now"))
+
+
+def _query(programme: Programme, filters: StartupFilters, user_id: int | None,
+           now: datetime | None) -> _Query:
+    rest = filters.without("programme", "stage", "country", "owner", "overdue")
+    params = {"now": now}
+    if now is None or rest.active:
+        conditions, join_startup = _filter_conditions(programme, filters, user_id)
+        return _Query(conditions, join_startup, params, None)
+    conditions = [Enrollment.programme_id == bindparam("programme_id")]
+    params["programme_id"] = programme.id
+    if filters.country:
+        conditions.append(Enrollment.country == bindparam("country"))
+        params["country"] = filters.country
+    owner = "" if not filters.owner else "none" if filters.owner == OWNER_NONE else "id"
+    if owner == "none":
+        conditions.append(Enrollment.owner_id.is_(None))
+    elif owner == "id":
+        conditions.append(Enrollment.owner_id == bindparam("owner_id"))
+        params["owner_id"] = filters.owner_id(user_id)
+    if filters.overdue:  # as `StartupFilters.enrollment_conditions`, at the board's `now`
+        conditions.extend(_OVERDUE)
+    return _Query(conditions, False, params, (bool(filters.country), owner, filters.overdue))
+
+
+_STATEMENTS: dict[tuple, Any] = {}
+
+
+def _statement(query: _Query, key: tuple, build: Callable[[], Any]):
+    """`build()`, or the statement built before for this shape and key."""
+    if query.shape is None:
+        return build()
+    key = (query.shape, *key)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        if len(_STATEMENTS) >= 1000:  # a bound on programme definitions × views
+            _STATEMENTS.clear()
+        statement = _STATEMENTS[key] = build()
+    return statement
+
+
+def _stages_key(stages) -> tuple:
+    return tuple((stage.key, stage.closes_as) for stage in stages)
+
+
 _ENROLLMENT_CARD_COLUMNS = (
     Enrollment.id, Enrollment.startup_id, Enrollment.stage, Enrollment.status,
     Enrollment.stage_entered_at, Enrollment.due_at, Enrollment.revision,
@@ -224,22 +285,26 @@ def stage_counts(db: Session, programme: Programme, definition: ProgrammeDefinit
     exact), of every stage or of `stage_keys`. One statement of per-column LIMITed counts, so
     a column's cost stops at `cap` index entries however many enrollments the programme has
     had (closed ones pile up in the closing stages)."""
-    conditions, join_startup = _filter_conditions(programme, filters or StartupFilters(), user_id)
-    overdue = [Enrollment.status == EnrollmentStatus.OPEN, Enrollment.due_at <= now]
-    arms, keys = [], []
-    for stage in definition.stages:
-        if stage_keys is not None and stage.key not in stage_keys:
-            continue
-        in_column = [*conditions, *_in_column(stage)]
-        arms.append(_capped_count(in_column, join_startup, cap))
-        keys.append((stage.key, 0))
-        if not stage.closes_as:
-            arms.append(_capped_count([*in_column, *overdue], join_startup, cap))
-            keys.append((stage.key, 1))
-    if not arms:
+    query = _query(programme, filters or StartupFilters(), user_id, now)
+    stages = [stage for stage in definition.stages
+              if stage_keys is None or stage.key in stage_keys]
+    keys = [(stage.key, kind) for stage in stages
+            for kind in ((0,) if stage.closes_as else (0, 1))]
+    if not keys:
         return {}
-    # Each arm is a scalar subquery; one SELECT of them all is a single round trip.
-    counts = db.execute(select(*(arm.scalar_subquery() for arm in arms))).one()
+
+    def build():
+        arms = []
+        for stage in stages:
+            in_column = [*query.conditions, *_in_column(stage)]
+            arms.append(_capped_count(in_column, query.join_startup, cap))
+            if not stage.closes_as:
+                arms.append(_capped_count([*in_column, *_OVERDUE], query.join_startup, cap))
+        # Each arm is a scalar subquery; one SELECT of them all is a single round trip.
+        return select(*(arm.scalar_subquery() for arm in arms))
+
+    statement = _statement(query, ("counts", _stages_key(stages), cap), build)
+    counts = db.execute(statement, query.params).one()
     found: dict[str, list[int]] = {}
     for (stage_key, kind), count in zip(keys, counts, strict=True):
         found.setdefault(stage_key, [0, 0])[kind] = count
@@ -256,19 +321,24 @@ def board(db: Session, programme: Programme, definition: ProgrammeDefinition,
     for stage_key, (count, overdue) in stage_counts(db, programme, definition, filters, user_id,
                                                     now=now).items():
         columns[stage_key].count, columns[stage_key].overdue = count, overdue
-    conditions, join_startup = _filter_conditions(programme, filters, user_id)
-    # One arm per non-empty column, each an index-ordered LIMIT, in a single statement.
-    arms = [select(_column_select(conditions, join_startup, column.stage, None,
-                                  per_column + 1).subquery())
-            for column in columns.values() if column.count]
-    if arms:
-        fetched: dict[str, list[Card]] = {}
-        picked = (union_all(*arms) if len(arms) > 1 else arms[0]).subquery()
-        for row in db.execute(_with_startup(picked)):
-            fetched.setdefault(row.stage, []).append(_card(row))
-        for stage_key, cards in fetched.items():
-            column = columns[stage_key]
-            column.cards, column.next_cursor = _page(cards, per_column)
+    query = _query(programme, filters, user_id, now)
+    shown = [column.stage for column in columns.values() if column.count]
+    if not shown:
+        return list(columns.values())
+
+    def build():
+        # One arm per non-empty column, each an index-ordered LIMIT, in a single statement.
+        arms = [select(_column_select(query.conditions, query.join_startup, stage, None,
+                                      per_column + 1).subquery()) for stage in shown]
+        return _with_startup((union_all(*arms) if len(arms) > 1 else arms[0]).subquery())
+
+    statement = _statement(query, ("cards", _stages_key(shown), per_column), build)
+    fetched: dict[str, list[Card]] = {}
+    for row in db.execute(statement, query.params):
+        fetched.setdefault(row.stage, []).append(_card(row))
+    for stage_key, cards in fetched.items():
+        column = columns[stage_key]
+        column.cards, column.next_cursor = _page(cards, per_column)
     return list(columns.values())
 
 
