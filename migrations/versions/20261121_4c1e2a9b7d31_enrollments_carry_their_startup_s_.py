@@ -99,6 +99,9 @@ def upgrade() -> None:
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.create_index('ix_enrollments_country_column', ['programme_id', 'country', 'stage', 'stage_entered_at', 'id', 'status', 'due_at'], unique=False)
         batch_op.create_index('ix_enrollments_owner_column', ['programme_id', 'owner_id', 'stage', 'stage_entered_at', 'id', 'status', 'due_at'], unique=False)
+    # Without statistics for the new indexes SQLite drove the report's time in stage from
+    # the owner index (4.5 instead of 1.4 s at 100,000 startups) until the next ANALYZE.
+    op.execute("ANALYZE enrollments")
 
 
 def downgrade() -> None:
