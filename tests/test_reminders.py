@@ -164,6 +164,35 @@ def test_sla_reminders_fire_once_each_at_their_moment_and_not_before(app, db, cl
     assert last_seen(fresh(db), REMINDER_SWEEP_HEARTBEAT) == ESCALATE + 3 * DAY
 
 
+def test_many_reminders_due_at_once_come_in_one_email_to_whoever_takes_them_one_by_one(
+        app, db, clock, programme, owner, make_user):
+    """Switching reminders on over a full pipeline: the owner of 12 startups due soon at once
+    gets one email listing all 12; a colleague with 3 gets 3 emails."""
+    colleague = make_user(Role.BD_MANAGER, name="Jonas Weber")
+    for number in range(12):
+        enroll(app, db, programme, make_startup(db, f"Burst Robotics {number:02d}",
+                                                owner_id=owner.id, contact_email=None))
+    for number in range(3):
+        enroll(app, db, programme, make_startup(db, f"Single Robotics {number}",
+                                                owner_id=colleague.id, contact_email=None))
+
+    result = sweep_at(app, db, clock, DUE_SOON)
+    assert result.created == {ReminderKind.SLA_DUE_SOON: 15}
+    assert queued(db) == [(colleague.email, "sla_due_soon")] * 3
+    (burst,) = fresh(db).scalars(select(OutboxMessage).where(
+        OutboxMessage.dedupe_key.startswith("reminders:"))).all()
+    assert burst.to_address == owner.email
+    assert burst.subject == "12 Erinnerungen auf einmal"  # the owner reads German
+    assert all(f"Burst Robotics {number:02d}" in burst.body_text for number in range(12))
+    assert "Single Robotics" not in burst.body_text
+    assert result.emails == 4
+    owners_reminders = fresh(db).scalars(select(Reminder).where(Reminder.user_id == owner.id))
+    assert {reminder.outbox_message_id for reminder in owners_reminders} == {burst.id}
+
+    again = sweep_at(app, db, clock, DUE_SOON + SECOND)
+    assert (again.created, again.emails) == ({}, 0)
+
+
 def test_a_new_stage_entry_and_a_new_owner_are_reminded_again(app, db, clock, make_user,
                                                               programme, owner):
     startup = make_startup(db, owner_id=owner.id)
@@ -455,7 +484,9 @@ def test_two_sweeps_at_once_send_each_email_once(app, db, settings, clock, make_
     assert sum(first.created.values()) == 20 + 20 + 1  # overdue, escalation, nudge
     assert (sum(second.created.values()), second.emails, second.digests) == (0, 0, 0)
     assert count(db, Reminder) == 41
-    assert count(db, OutboxMessage, OutboxMessage.dedupe_key.startswith("reminder:")) == 21
+    # the nudge alone; the manager's 20 escalations in one email
+    assert count(db, OutboxMessage, OutboxMessage.dedupe_key.startswith("reminder:")) == 1
+    assert count(db, OutboxMessage, OutboxMessage.dedupe_key.startswith("reminders:")) == 1
     assert count(db, OutboxMessage, OutboxMessage.dedupe_key.startswith("digest:")) == 1
 
 

@@ -39,6 +39,9 @@ from crm.work.queries import DayBounds, grouped_tasks
 # database, an import of overdue leads) drains over the next sweeps, 5 minutes apart, and no
 # sweep holds its transaction for more than a second or so.
 IMMEDIATE_PER_SWEEP = 500
+# Someone who takes reminders one by one but has more than this many waiting at once (switching
+# reminders on over a full pipeline, a bulk reassignment) gets them in one email instead.
+BURST_FROM = 10
 CLAIM_BATCH = 500  # a digest's reminders are claimed in batches of this many
 DIGEST_FROM = time(7, 0)  # local time from which a sweep sends the day's digests
 DIGEST_LIST = 50  # tasks listed per group (overdue, due today) and reminders; then "N more"
@@ -59,9 +62,11 @@ class Delivery:
 
     def send_immediate(self) -> None:
         """Undelivered reminders to applicants and to staff who take them one by one, oldest
-        first, up to IMMEDIATE_PER_SWEEP."""
+        first, up to IMMEDIATE_PER_SWEEP; a person with more than BURST_FROM waiting gets
+        theirs in one email."""
         one_by_one = select(User.id).where(User.is_active,
                                            User.reminder_delivery == ReminderDelivery.IMMEDIATE)
+        self._send_bursts(one_by_one)
         reminders = self._claim(or_(Reminder.user_id.is_(None), Reminder.user_id.in_(one_by_one)),
                                 IMMEDIATE_PER_SWEEP)
         if not reminders:
@@ -137,6 +142,41 @@ class Delivery:
                                  startup_id=application.startup_id)
             return None
 
+    def _send_bursts(self, one_by_one) -> None:
+        """One email to each person who takes reminders one by one and has more than
+        BURST_FROM undelivered: all of them, listed (not a mail storm of hundreds)."""
+        crowded = self.db.scalars(
+            select(Reminder.user_id).where(Reminder.delivered_at.is_(None),
+                                           Reminder.user_id.in_(one_by_one))
+            .group_by(Reminder.user_id).having(func.count() > BURST_FROM)
+            .order_by(Reminder.user_id)).all()
+        for user in self.db.scalars(select(User).where(User.id.in_(crowded))
+                                    .order_by(User.id)):
+            self._burst(user)
+
+    def _burst(self, user: User) -> None:
+        try:
+            with self.db.begin_nested():
+                reminders: list[Reminder] = []
+                while batch := self._claim(Reminder.user_id == user.id, CLAIM_BATCH):
+                    reminders += batch
+                described = describe(self.db, reminders, self.now, self.settings.base_url)
+                lines = [described[r.id] for r in reminders if r.id in described]
+                if not lines:
+                    return  # none of them holds any more: nothing to say
+                message = queue_email(
+                    self.db, dedupe_key=f"reminders:{user.id}:{reminders[0].id}",
+                    to_address=user.email, locale=_language(user.locale),
+                    template="reminders/batch",
+                    context={"user": user, "lines": lines[:DIGEST_LIST], "count": len(lines),
+                             "more_lines": len(lines[DIGEST_LIST:]), **self._links()},
+                    user_id=user.id)
+                self._attach(reminders, message.id)
+                self.emails += 1
+        except TemplateError as error:  # the savepoint gave the reminders back
+            self._record_failure(f"reminders:{user.id}", user.email, user.locale, error,
+                                 user_id=user.id)
+
     # The daily digest --------------------------------------------------------------------
 
     def send_digests(self) -> None:
@@ -181,13 +221,7 @@ class Delivery:
                              "due_today": due_today, "day": self.now.astimezone(
                                  self.settings.tz).date(), **self._links()},
                     user_id=user.id)
-                for start in range(0, len(reminders), CLAIM_BATCH):  # not one UPDATE a row
-                    self.db.execute(
-                        update(Reminder)
-                        .where(Reminder.id.in_([r.id for r in
-                                                reminders[start:start + CLAIM_BATCH]]))
-                        .values(outbox_message_id=message.id)
-                        .execution_options(synchronize_session=False))
+                self._attach(reminders, message.id)
                 self.digests += 1
         except TemplateError as error:  # the savepoint gave the reminders back
             self._record_failure(key, user.email, user.locale, error, user_id=user.id)
@@ -206,6 +240,15 @@ class Delivery:
             update(Reminder).where(Reminder.id.in_(batch), undelivered)
             .values(delivered_at=self.now).returning(Reminder)
             .execution_options(synchronize_session=False, populate_existing=True)))
+
+    def _attach(self, reminders: list[Reminder], message_id: int) -> None:
+        """The reminders went out in this one message (one UPDATE per batch, not per row)."""
+        for start in range(0, len(reminders), CLAIM_BATCH):
+            self.db.execute(
+                update(Reminder)
+                .where(Reminder.id.in_([r.id for r in reminders[start:start + CLAIM_BATCH]]))
+                .values(outbox_message_id=message_id)
+                .execution_options(synchronize_session=False))
 
     def _link_messages(self, queued: list[dict[str, int]]) -> None:
         """Each reminder's message id: one executemany (SQLite), or one UPDATE … FROM
