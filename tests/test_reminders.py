@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jinja2 import ChoiceLoader, DictLoader
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from crm.core.clock import utcnow
@@ -32,6 +32,7 @@ from crm.outbox.delivery import deliver_due
 from crm.outbox.models import OutboxMessage
 from crm.programmes.models import Programme
 from crm.programmes.queries import SlaState, sla_state
+from crm.reminders import sending
 from crm.reminders.commands import reminders as reminders_command
 from crm.reminders.due import due_soon_horizon, escalation_threshold
 from crm.reminders.models import Reminder
@@ -191,6 +192,20 @@ def test_many_reminders_due_at_once_come_in_one_email_to_whoever_takes_them_one_
 
     again = sweep_at(app, db, clock, DUE_SOON + SECOND)
     assert (again.created, again.emails) == ({}, 0)
+
+
+def test_a_burst_larger_than_a_sweep_goes_out_over_the_next_sweeps(app, db, clock, programme,
+                                                                   owner, monkeypatch):
+    monkeypatch.setattr(sending, "IMMEDIATE_PER_SWEEP", 8)
+    for number in range(12):
+        enroll(app, db, programme, make_startup(db, f"Burst Robotics {number:02d}",
+                                                owner_id=owner.id, contact_email=None))
+    first = sweep_at(app, db, clock, DUE_SOON)
+    assert (first.emails, queued(db, "reminders:")) == (1, [(owner.email, str(owner.id))])
+    second = sweep_at(app, db, clock, DUE_SOON + SECOND)  # 4 left: one by one
+    assert (second.emails, queued(db)) == (4, [(owner.email, "sla_due_soon")] * 4)
+    assert fresh(db).scalar(select(func.count()).select_from(Reminder).where(
+        Reminder.outbox_message_id.is_(None))) == 0
 
 
 def test_a_new_stage_entry_and_a_new_owner_are_reminded_again(app, db, clock, make_user,

@@ -66,9 +66,11 @@ class Delivery:
         theirs in one email."""
         one_by_one = select(User.id).where(User.is_active,
                                            User.reminder_delivery == ReminderDelivery.IMMEDIATE)
-        self._send_bursts(one_by_one)
+        budget = IMMEDIATE_PER_SWEEP - self._send_bursts(one_by_one, IMMEDIATE_PER_SWEEP)
+        if budget <= 0:
+            return
         reminders = self._claim(or_(Reminder.user_id.is_(None), Reminder.user_id.in_(one_by_one)),
-                                IMMEDIATE_PER_SWEEP)
+                                budget)
         if not reminders:
             return
         lines = describe(self.db, reminders, self.now, self.settings.base_url)
@@ -142,28 +144,35 @@ class Delivery:
                                  startup_id=application.startup_id)
             return None
 
-    def _send_bursts(self, one_by_one) -> None:
+    def _send_bursts(self, one_by_one, budget: int) -> int:
         """One email to each person who takes reminders one by one and has more than
-        BURST_FROM undelivered: all of them, listed (not a mail storm of hundreds)."""
+        BURST_FROM undelivered, listing them (not a mail storm of hundreds); at most `budget`
+        reminders a sweep, so a larger burst goes out over the next sweeps, a few emails each.
+        How many reminders it took."""
         crowded = self.db.scalars(
             select(Reminder.user_id).where(Reminder.delivered_at.is_(None),
                                            Reminder.user_id.in_(one_by_one))
             .group_by(Reminder.user_id).having(func.count() > BURST_FROM)
             .order_by(Reminder.user_id)).all()
+        taken = 0
         for user in self.db.scalars(select(User).where(User.id.in_(crowded))
                                     .order_by(User.id)):
-            self._burst(user)
+            if taken >= budget:
+                break
+            taken += self._burst(user, budget - taken)
+        return taken
 
-    def _burst(self, user: User) -> None:
+    def _burst(self, user: User, limit: int) -> int:
+        reminders: list[Reminder] = []
         try:
             with self.db.begin_nested():
-                reminders: list[Reminder] = []
-                while batch := self._claim(Reminder.user_id == user.id, CLAIM_BATCH):
+                while len(reminders) < limit and (batch := self._claim(
+                        Reminder.user_id == user.id, min(CLAIM_BATCH, limit - len(reminders)))):
                     reminders += batch
                 described = describe(self.db, reminders, self.now, self.settings.base_url)
                 lines = [described[r.id] for r in reminders if r.id in described]
                 if not lines:
-                    return  # none of them holds any more: nothing to say
+                    return len(reminders)  # none of them holds any more: nothing to say
                 message = queue_email(
                     self.db, dedupe_key=f"reminders:{user.id}:{reminders[0].id}",
                     to_address=user.email, locale=_language(user.locale),
@@ -176,6 +185,8 @@ class Delivery:
         except TemplateError as error:  # the savepoint gave the reminders back
             self._record_failure(f"reminders:{user.id}", user.email, user.locale, error,
                                  user_id=user.id)
+            return 0
+        return len(reminders)
 
     # The daily digest --------------------------------------------------------------------
 
