@@ -58,11 +58,15 @@ def users() -> None:
 def users_create(email: str, name: str, role: str, password: str) -> None:
     """Create a staff account that can log in at once."""
     from crm.db import unit_of_work
-    from crm.users.passwords import MIN_PASSWORD_LENGTH
+    from crm.users.passwords import MIN_PASSWORD_LENGTH, is_guessable
     from crm.users.services import AccountError, create_user
 
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.BadParameter(f"at least {MIN_PASSWORD_LENGTH} characters",
+                                 param_hint="password")
+    if is_guessable(password, (email, name)):
+        raise click.BadParameter("too easy to guess (a common password, a word, a name, a date "
+                                 "or a keyboard pattern): a few unrelated words make a strong one",
                                  param_hint="password")
     try:
         with unit_of_work() as session:

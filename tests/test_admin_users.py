@@ -19,6 +19,7 @@ from crm.core.enums import Language, Role
 from crm.core.tokens import hash_token
 from crm.outbox.models import OutboxMessage
 from crm.users import services
+from crm.users.forms import GUESSABLE_PASSWORD
 from crm.users.models import Invitation, User
 from tests.conftest import TEST_PASSWORD, csrf_token, fresh, login
 
@@ -168,6 +169,13 @@ def test_invitation_link_sets_the_password_logs_in_and_works_once(app, client_as
                                      "csrf_token": token})
     assert field_errors(short.get_data(as_text=True), "password") == [
         "Use at least 12 and at most 1024 characters."]
+    for guessable in ("password1234", "qwertyuiop12", "Partner12345", "Jun Park Jun Park"):
+        weak = invitee.post(path, data={"password": guessable, "confirm": guessable,
+                                        "csrf_token": token})
+        assert weak.status_code == 200
+        page = weak.get_data(as_text=True)
+        assert field_errors(page, "password") == [str(GUESSABLE_PASSWORD)], guessable
+        assert guessable not in page  # a password is never shown back
     assert fresh(db).get(User, user_id).password_hash is None
 
     accepted = invitee.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD,

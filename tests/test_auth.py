@@ -365,6 +365,14 @@ def test_cli_prompts_for_the_password_when_it_is_omitted(app, db):
     assert user.password_hash.startswith("$argon2id$")
 
 
+def test_cli_refuses_a_guessable_password(app, db):
+    result = app.test_cli_runner().invoke(cli, create_args("weak@desk.example", "password1234"))
+
+    assert result.exit_code == 2
+    assert "Invalid value for password: too easy to guess" in result.output
+    assert services.find_by_email(fresh(db), "weak@desk.example") is None
+
+
 def test_cli_refuses_a_short_password(app, db):
     result = app.test_cli_runner().invoke(cli, create_args("short@desk.example", "elevenchars"))
 

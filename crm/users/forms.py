@@ -13,10 +13,20 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    ValidationError,
+)
 
 from crm.core.enums import LANGUAGE_LABELS, REMINDER_DELIVERY_LABELS, ROLE_LABELS
-from crm.users.passwords import MIN_PASSWORD_LENGTH
+from crm.users.passwords import MIN_PASSWORD_LENGTH, is_guessable
+
+GUESSABLE_PASSWORD = _l("This password is too easy to guess: a common password, a word, a name, "
+                        "a date or a keyboard pattern. A few unrelated words make a strong one.")
 
 
 class LoginForm(FlaskForm):
@@ -43,6 +53,15 @@ class SetPasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
+
+    def __init__(self, *args, user_inputs: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_inputs = user_inputs  # the account's name and email: not in its password
+
+    def validate_password(self, field) -> None:
+        if len(field.data or "") >= MIN_PASSWORD_LENGTH and is_guessable(field.data,
+                                                                        self.user_inputs):
+            raise ValidationError(GUESSABLE_PASSWORD)
 
 
 def _role_choices():

@@ -119,7 +119,8 @@ def accept_invitation(token: str):
     invitation = services.open_invitation(db, token)
     if invitation is None:
         return render_template("users/invitation_invalid.html"), 404
-    form = SetPasswordForm()
+    invited = db.get(User, invitation.user_id)
+    form = SetPasswordForm(user_inputs=(invited.name, invited.email) if invited else ())
     if form.validate_on_submit():
         try:
             user = services.accept_invitation(db, invitation, form.password.data,
