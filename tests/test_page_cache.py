@@ -22,9 +22,13 @@ from tests.factories import make_startup
 from tests.test_startup_profile import NEW_STARTUP
 
 
-@pytest.fixture(params=["folder", "redis"])
+@pytest.fixture
 def store(request) -> str:
-    return request.param
+    """Where pages are kept: a folder, or Redis for the tests marked with both."""
+    return getattr(request, "param", "folder")
+
+
+BOTH_STORES = pytest.mark.parametrize("store", ["folder", "redis"], indirect=True)
 
 
 @pytest.fixture
@@ -68,6 +72,7 @@ def bd(logged_in):
     return logged_in()
 
 
+@BOTH_STORES
 def test_the_list_is_served_again_from_the_cache_until_data_changes(bd, db):
     client, _user = bd
     startup = make_startup(db, "Bengaluru Robotics")
@@ -97,6 +102,7 @@ def test_a_change_made_through_the_app_shows_at_once(bd):
     assert "Seoul Sensors" in client.get("/").get_data(as_text=True)
 
 
+@BOTH_STORES
 def test_a_commit_in_another_process_drops_the_pages(bd, db, settings):
     """A worker (here: another Python process with the same settings) renames a startup."""
     client, _user = bd
@@ -135,6 +141,7 @@ def test_writes_no_page_shows_and_rolled_back_writes_keep_the_pages(bd, db):
     assert is_hit(get(client))
 
 
+@BOTH_STORES
 def test_pages_are_kept_apart_per_user_language_and_session(logged_in, app, db):
     make_startup(db)
     (first, first_user), (second, second_user) = logged_in(), logged_in()
@@ -193,6 +200,7 @@ def test_pages_expire(bd, db, app):
     assert not is_hit(get(client))
 
 
+@BOTH_STORES
 def test_without_its_store_the_page_is_built(client_as, db, settings):
     """Redis down: every page is built (and nothing fails)."""
     from crm import create_app
