@@ -47,6 +47,17 @@ def next_link(page: str) -> str | None:
     return html.unescape(match.group(1)) if match else None
 
 
+def paged_ids(client, url: str, at_most: int) -> list[list[int]]:
+    """The startup ids of each page, following "Next page" from `url` to the end."""
+    pages: list[list[int]] = []
+    while url:
+        page = page_text(client, url)
+        pages.append(ids(page))
+        url = next_link(page)
+        assert len(pages) <= at_most, "pagination does not end"
+    return pages
+
+
 @pytest.fixture
 def viewer(client_as):
     return client_as(Role.VIEWER)
@@ -271,12 +282,7 @@ def test_a_search_pages_the_same_whether_it_walks_the_order_or_picks_matches_fir
     client, _ = viewer
     # Beyond the cap (5 of 12 match) the list walks its order; below it SQLite picks first.
     monkeypatch.setattr(listing, "COUNT_CAP", count_cap)
-    pages, url = [], f"/?q=acme&sort={key}&dir={direction}"
-    while url:
-        page = page_text(client, url)
-        pages.append(ids(page))
-        url = next_link(page)
-        assert len(pages) <= 4, "pagination does not end"
+    pages = paged_ids(client, f"/?q=acme&sort={key}&dir={direction}", at_most=4)
     assert [len(found) for found in pages] == [4, 4, 4]
     assert [startup_id for found in pages for startup_id in found] == expected_order(
         repeated_names, key, direction)
@@ -413,12 +419,8 @@ def test_programme_and_country_page_the_same_from_enrollments_or_the_list_order(
     monkeypatch.setattr(listing, "ROWS_FROM_ENROLLMENTS_MAX", rows_from_enrollments)
     monkeypatch.setattr(listing, "PAGE_SIZE", 4)
 
-    pages, url = [], f"/?programme=corridor&stage=lead&country=IN&sort={sort}"
-    while url:
-        page = page_text(client, url)
-        pages.append(ids(page))
-        url = next_link(page)
-        assert len(pages) <= 5, "pagination does not end"
+    pages = paged_ids(client, f"/?programme=corridor&stage=lead&country=IN&sort={sort}",
+                      at_most=5)
     assert "11 startups" in page_text(client, "/?programme=corridor&stage=lead&country=IN")
     found = [startup_id for page_ids in pages for startup_id in page_ids]
     expected = list(db.scalars(

@@ -140,13 +140,8 @@ def _filter_conditions(programme: Programme, filters: StartupFilters,
     Programme and stage come from the board itself, not from the filters. Country and owner
     are read from the enrollment's own copies of them, so that a board filtered by either
     walks that column's index (`ix_enrollments_country_column`, `…_owner_column`)."""
-    conditions = [Enrollment.programme_id == programme.id]
-    if filters.country:
-        conditions.append(Enrollment.country == filters.country)
-    if filters.owner == OWNER_NONE:
-        conditions.append(Enrollment.owner_id.is_(None))
-    elif filters.owner:
-        conditions.append(Enrollment.owner_id == filters.owner_id(user_id))
+    conditions = [Enrollment.programme_id == programme.id,
+                  *filters.country_and_owner(Enrollment.country, Enrollment.owner_id, user_id)]
     rest = filters.without("programme", "stage", "country", "owner")
     on_startup = rest.startup_conditions(user_id)
     return [*conditions, *on_startup, *rest.enrollment_conditions()], bool(on_startup)

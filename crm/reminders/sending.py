@@ -163,14 +163,9 @@ class Delivery:
         return taken
 
     def _burst(self, user: User, limit: int) -> int:
-        reminders: list[Reminder] = []
         try:
             with self.db.begin_nested():
-                while len(reminders) < limit and (batch := self._claim(
-                        Reminder.user_id == user.id, min(CLAIM_BATCH, limit - len(reminders)))):
-                    reminders += batch
-                described = describe(self.db, reminders, self.now, self.settings.base_url)
-                lines = [described[r.id] for r in reminders if r.id in described]
+                reminders, lines = self._claim_lines(user.id, limit)
                 if not lines:
                     return len(reminders)  # none of them holds any more: nothing to say
                 message = queue_email(
@@ -214,12 +209,9 @@ class Delivery:
     def _digest(self, user: User, key: str, bounds: DayBounds) -> None:
         try:
             with self.db.begin_nested():
-                reminders: list[Reminder] = []
-                if user.reminder_delivery == ReminderDelivery.DAILY_DIGEST:
-                    while batch := self._claim(Reminder.user_id == user.id, CLAIM_BATCH):
-                        reminders += batch
-                described = describe(self.db, reminders, self.now, self.settings.base_url)
-                lines = [described[r.id] for r in reminders if r.id in described]
+                reminders, lines = (self._claim_lines(user.id)
+                                    if user.reminder_delivery == ReminderDelivery.DAILY_DIGEST
+                                    else ([], []))
                 overdue, due_today = grouped_tasks(self.db, user.id, bounds,
                                                    limit=DIGEST_LIST, groups=2)
                 if not (lines or overdue.total or due_today.total):
@@ -240,6 +232,20 @@ class Delivery:
             pass  # a concurrent sweep queued this digest first; ours was rolled back
 
     # Helpers -----------------------------------------------------------------------------
+
+    def _claim_lines(self, user_id: int, limit: int | None = None,
+                     ) -> tuple[list[Reminder], list[ReminderLine]]:
+        """A person's undelivered reminders (at most `limit`, else all), claimed in batches,
+        and what those that still hold say."""
+        reminders: list[Reminder] = []
+        while limit is None or len(reminders) < limit:
+            size = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - len(reminders))
+            batch = self._claim(Reminder.user_id == user_id, size)
+            if not batch:
+                break
+            reminders += batch
+        described = describe(self.db, reminders, self.now, self.settings.base_url)
+        return reminders, [described[r.id] for r in reminders if r.id in described]
 
     def _claim(self, whose, limit: int) -> list[Reminder]:
         """Up to `limit` undelivered reminders matching `whose`, oldest first, now marked

@@ -97,6 +97,19 @@ class StartupFilters:
             return current_user_id
         return int(self.owner) if self.owner.isdigit() else None
 
+    def country_and_owner(self, country, owner_id,
+                          current_user_id: int | None) -> list[ColumnElement[Any]]:
+        """The country and owner filters on these columns: the startup's, or the copies an
+        enrollment carries of them."""
+        conditions: list[ColumnElement[Any]] = []
+        if self.country:
+            conditions.append(country == self.country)
+        if self.owner == OWNER_NONE:
+            conditions.append(owner_id.is_(None))
+        elif self.owner:
+            conditions.append(owner_id == self.owner_id(current_user_id))
+        return conditions
+
     def startup_conditions(self, current_user_id: int | None) -> list[ColumnElement[Any]]:
         """Conditions on the startup itself (usable wherever `Startup` is in the query)."""
         conditions: list[ColumnElement[Any]] = []
@@ -113,12 +126,7 @@ class StartupFilters:
                 literal = f"%{escape_like(self.search)}%"
                 conditions.append(or_(Startup.name.ilike(literal, escape="\\"),
                                       Startup.domain.ilike(literal, escape="\\")))
-        if self.country:
-            conditions.append(Startup.country == self.country)
-        if self.owner == OWNER_NONE:
-            conditions.append(Startup.owner_id.is_(None))
-        elif self.owner:
-            conditions.append(Startup.owner_id == self.owner_id(current_user_id))
+        conditions += self.country_and_owner(Startup.country, Startup.owner_id, current_user_id)
         if self.status is not None:
             conditions.append(Startup.status == self.status)
         if self.source is not None:
