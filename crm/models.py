@@ -21,7 +21,7 @@ from crm.startups.models import (
     StartupTag,
     Task,
 )
-from crm.users.models import Invitation, User
+from crm.users.models import Invitation, PasswordReset, RecoveryCode, SecurityPolicy, User
 from crm.workflow.models import ChecklistItem, Enrollment, StageEvent
 
 metadata = SQLModel.metadata
@@ -41,10 +41,13 @@ __all__ = [
     "Invitation",
     "OutboxAttachment",
     "OutboxMessage",
+    "PasswordReset",
     "Programme",
     "ProgrammeVersion",
+    "RecoveryCode",
     "Reminder",
     "SavedView",
+    "SecurityPolicy",
     "ServiceHeartbeat",
     "StageEvent",
     "Startup",

@@ -1,11 +1,11 @@
-"""Staff user accounts and their invitations."""
+"""Staff accounts, invitations, password resets, recovery codes and the security policy."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import String
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from crm.core.enums import Language, ReminderDelivery, Role
 from crm.core.mixins import Timestamped
@@ -29,6 +29,19 @@ class User(Timestamped, table=True):
         default=ReminderDelivery.IMMEDIATE, sa_type=String(16)
     )
     weekly_report: bool = Field(default=False)  # subscribed to the Monday pipeline report
+    password_changed_at: datetime | None = timestamp_field(nullable=True)
+    # Failed sign-ins since the last good one; from a threshold on, each adds a longer lock.
+    failed_logins: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = timestamp_field(nullable=True)
+    # Two-factor: the TOTP secret, encrypted with a key derived from SECRET_KEY
+    # (crm/users/two_factor.py); the last time step accepted, so a code works once.
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_enabled_at: datetime | None = timestamp_field(nullable=True)
+    totp_last_step: int | None = None
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     # Flask-Login protocol
     @property
@@ -57,3 +70,36 @@ class Invitation(Timestamped, table=True):
     expires_at: datetime = timestamp_field()
     accepted_at: datetime | None = timestamp_field(nullable=True)
     invited_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+class PasswordReset(Timestamped, table=True):
+    """A single-use emailed link to set a new password; only its hash is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = timestamp_field()
+    used_at: datetime | None = timestamp_field(nullable=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of a user's ten single-use codes for signing in without the authenticator app."""
+
+    __tablename__ = "recovery_codes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = timestamp_field(nullable=True)
+
+
+class SecurityPolicy(SQLModel, table=True):
+    """The desk's one row of security settings, changed by admins (audited)."""
+
+    __tablename__ = "security_policy"
+
+    id: int = Field(default=1, primary_key=True)
+    require_two_factor: bool = Field(default=False)
+    updated_at: datetime | None = timestamp_field(nullable=True)  # who: the audit event
