@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     page_cache_url: str | None = None  # redis://…; unset: the broker's Redis, else the folder
     page_cache_folder: Path = VAR_DIR / "page-cache"
     login_rate_limit: str = "10 per minute;60 per hour"
+    # A staff session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
     # Per IP, on starting an application, asking for a link and submitting.
     intake_rate_limit: str = "5 per minute;30 per hour"
 
