@@ -36,7 +36,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     from crm import db
     from crm.core import errors, i18n, page_cache, security, templating
     from crm.extensions import csrf, limiter
-    from crm.users import access
+    from crm.users import access, sessions
 
     db.init_app(app, settings)
     page_cache.init_app(app, settings)
@@ -45,6 +45,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     i18n.init_app(app)
     access.init_app(app)
+    sessions.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
 
@@ -66,12 +67,13 @@ def _register_blueprints(app: Flask) -> None:
     from crm.startups.profile_views import bp as profile_bp
     from crm.startups.views import bp as startups_bp
     from crm.startups.views import tasks_bp
-    from crm.users.views import admin_bp
+    from crm.users.account_views import bp as account_bp
+    from crm.users.admin_views import admin_bp
     from crm.users.views import bp as users_bp
     from crm.work.views import bp as work_bp
     from crm.workflow.views import bp as workflow_bp
 
-    for blueprint in (health_bp, users_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
+    for blueprint in (health_bp, users_bp, account_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
                       profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp,
                       intake_bp, applications_bp, outbox_bp, weekly_reports_bp):

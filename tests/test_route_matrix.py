@@ -118,6 +118,19 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "users.logout": (Access(), _no_args),  # only a logged-in session can end
     "users.change_locale": (PUBLIC, _no_args),
     "users.preferences": (STAFF, _no_args),  # one's own, whatever the role
+    # Without a password typed a moment ago, the code page sends back to the login page.
+    "users.second_factor": (Access(anonymous=LOGIN), _no_args),
+    "users.forgot_password": (PUBLIC, _no_args),
+    "users.reset_password": (Access(anonymous=MISSING),
+                             lambda world, whose: {"token": "not-a-token"}),
+    "account.security": (STAFF, _no_args),  # one's own sign-in, whatever the role
+    "account.change_password": (STAFF, _no_args),
+    "account.change_email": (STAFF, _no_args),
+    "account.two_factor_page": (STAFF, _no_args),
+    "account.start_two_factor": (STAFF, _no_args),
+    "account.enable_two_factor": (STAFF, _no_args),
+    "account.renew_recovery_codes": (STAFF, _no_args),
+    "account.disable_two_factor": (STAFF, _no_args),
     # An unknown token gets the "invitation no longer valid" page.
     "users.accept_invitation": (Access(anonymous=MISSING),
                                 lambda world, whose: {"token": "not-a-token"}),
@@ -152,6 +165,9 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "admin.change_role": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.deactivate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.activate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "admin.unlock": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "admin.reset_two_factor": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "admin.security": (ADMINS, _no_args),
     "outbox.index": (ADMINS, _no_args),
     "outbox.show": (ADMINS, _record("outbox_message", "message_id")),
     "outbox.html": (ADMINS, _record("outbox_message", "message_id")),
@@ -226,7 +242,8 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
 
 #: Routes that change the caller's own session are called anonymously only (test_auth has more).
 SESSION_ROUTES = {"users.login", "users.logout", "users.change_locale",
-                  "users.accept_invitation"}
+                  "users.accept_invitation", "users.second_factor", "users.forgot_password",
+                  "users.reset_password"}
 
 
 def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, int]:

@@ -1,6 +1,6 @@
 // Landing Desk: small progressive enhancements; every page works without them.
 document.addEventListener("submit", (event) => {
-  const question = event.target.dataset.confirm;
+  const question = event.submitter?.dataset.confirm || event.target.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();
 });
 document.addEventListener("change", (event) => {

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from crm.core.enums import Role
 from crm.db import get_session
 from crm.extensions import login_manager
-from crm.users.models import User
+from crm.users.models import SecurityPolicy, User
 
 #: Roles that may change startups, enrollments and tasks.
 EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.BD_MANAGER)
@@ -33,8 +34,14 @@ def load_user(session_user_id: str) -> User | None:
     user_id, _, version = session_user_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = get_session().get(User, int(user_id))
-    if user is None or not user.is_active or user.session_version != int(version):
+    found = get_session().execute(
+        select(User, SecurityPolicy.require_two_factor)
+        .outerjoin(SecurityPolicy, SecurityPolicy.id == 1)  # the policy, in the same query
+        .where(User.id == int(user_id))).first()
+    if found is None:
+        return None
+    user, g.two_factor_required = found
+    if not user.is_active or user.session_version != int(version):
         return None
     return user
 
@@ -42,7 +49,8 @@ def load_user(session_user_id: str) -> User | None:
 def _unauthorized():
     if request.accept_mimetypes.best == "application/json" or request.method != "GET":
         abort(401)
-    flash(login_manager.login_message, "info")
+    if not g.get("session_ended"):  # that page said so already
+        flash(login_manager.login_message, "info")
     return redirect(url_for("users.login", next=request.full_path.rstrip("?")))
 
 

@@ -13,8 +13,9 @@ from crm.core.clock import utcnow
 from crm.core.enums import Language, ReminderDelivery, Role
 from crm.core.tokens import hash_token, new_token
 from crm.outbox.services import queue_email
+from crm.users import lockout
 from crm.users.models import Invitation, User
-from crm.users.passwords import hash_password, needs_rehash, verify_password
+from crm.users.passwords import hash_password
 
 INVITATION_VALIDITY = timedelta(days=7)
 
@@ -64,25 +65,6 @@ def create_user(
     return user
 
 
-def authenticate(db: Session, email: str, password: str, ip_address: str | None) -> User | None:
-    """The active user with these credentials, or None; either way an audit event is written."""
-    user = find_by_email(db, email)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        audit.record(
-            db, "auth.login_failed", actor_user_id=user.id if user else None,
-            object_type="user" if user else None, object_id=user.id if user else None,
-            ip_address=ip_address,
-            reason="inactive" if user and not user.is_active else "bad_credentials",
-        )
-        return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    audit.record(db, "auth.login", actor_user_id=user.id, object_type="user",
-                 object_id=user.id, ip_address=ip_address)
-    return user
-
-
 def record_logout(db: Session, user: User, ip_address: str | None) -> None:
     audit.record(db, "auth.logout", actor_user_id=user.id, object_type="user",
                  object_id=user.id, ip_address=ip_address)
@@ -128,14 +110,21 @@ def accept_invitation(
     user = db.get(User, invitation.user_id)
     if user is None or not user.is_active:
         raise AccountError(_l("This account has been deactivated."))
-    user.password_hash = hash_password(password)
-    user.session_version += 1
+    set_password(user, password)
     user.last_login_at = invitation.accepted_at = utcnow()
     audit.record(db, "user.invitation_accepted", actor_user_id=user.id, object_type="user",
                  object_id=user.id)
     audit.record(db, "auth.login", actor_user_id=user.id, object_type="user",
                  object_id=user.id, ip_address=ip_address)
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password ends every session the user has and lifts any lock on the account."""
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.session_version += 1
+    lockout.clear(user)
 
 
 def _count_active_admins(db: Session) -> int:

@@ -1,4 +1,5 @@
-"""Login, logout, language choice, one's preferences, invitations and the admin's user pages."""
+"""Signing in and out (password, second factor, emailed reset), language choice, one's
+preferences and accepting an invitation."""
 
 from __future__ import annotations
 
@@ -12,26 +13,17 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale
+from flask_babel import force_locale, format_time
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
+from flask_login import current_user, login_required, logout_user
 
-from crm.core.enums import Language, ReminderDelivery, Role, parse_enum
+from crm.core.enums import Language, ReminderDelivery
 from crm.core.security import same_site_path
-from crm.db import get_or_404, get_session
+from crm.db import get_session
 from crm.extensions import limiter
-from crm.users import services
-from crm.users.access import role_required
-from crm.users.forms import (
-    ChangeRoleForm,
-    InviteUserForm,
-    LocaleForm,
-    LoginForm,
-    PreferencesForm,
-    SetPasswordForm,
-)
+from crm.users import credentials, services, sessions, signin
+from crm.users.account_forms import ForgotPasswordForm, SecondFactorForm
+from crm.users.forms import LocaleForm, LoginForm, PreferencesForm, SetPasswordForm
 from crm.users.models import User
 
 bp = Blueprint("users", __name__)
@@ -46,19 +38,6 @@ def _login_limit() -> str:
     return current_app.config["SETTINGS"].login_rate_limit
 
 
-def _start_session(user: User) -> None:
-    """A fresh session at login: nothing from before carries over (no fixation).
-
-    A language chosen on the login page is the one exception: it becomes the user's.
-    """
-    chosen_locale = parse_enum(Language, session.get("locale"))
-    if chosen_locale is not None:
-        services.set_locale(user, chosen_locale)
-    session.clear()
-    login_user(user, fresh=True)
-    generate_csrf()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
@@ -66,14 +45,57 @@ def login():
         return redirect(url_for("work.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        user = services.authenticate(
-            get_session(), form.email.data, form.password.data, request.remote_addr
-        )
-        if user is not None:
-            _start_session(user)
-            return redirect(_safe_next(form.next.data))
-        form.password.errors.append(_("Wrong email address or password."))
+        db = get_session()
+        try:
+            user = signin.check_password(db, form.email.data, form.password.data,
+                                         request.remote_addr)
+        except signin.AccountLocked as locked:
+            form.password.errors.append(_locked_message(locked))
+        else:
+            if user is None:
+                form.password.errors.append(_("Wrong email address or password."))
+            elif user.has_two_factor:
+                sessions.await_second_factor(user, same_site_path(form.next.data))
+                return redirect(url_for("users.second_factor"))
+            else:
+                signin.complete(db, user, request.remote_addr)
+                sessions.start(user)
+                return redirect(_safe_next(form.next.data))
+    # A refusal is answered 200 so that the request commits its audit event and failure count.
     return render_template("users/login.html", form=form)
+
+
+def _locked_message(locked: signin.AccountLocked) -> str:
+    if locked.until is None:
+        return _("After too many failed attempts this account is locked. Reset your password "
+                 "to unlock it, or ask an administrator.")
+    return _("After too many failed attempts this account is locked until %(time)s. Or reset "
+             "your password to unlock it now.", time=format_time(locked.until, "short"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor():
+    pending = sessions.awaiting_second_factor()
+    if pending is None:
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("users.login"))
+    user, next_path = pending
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            accepted = signin.check_second_factor(db, user, form.code.data, request.remote_addr)
+        except signin.AccountLocked as locked:
+            form.code.errors.append(_locked_message(locked))
+        else:
+            if accepted:
+                signin.complete(db, user, request.remote_addr)
+                sessions.start(user)
+                return redirect(_safe_next(next_path))
+            form.code.errors.append(_("This code is not right. Type the 6 digits your app "
+                                      "shows now, or one of your recovery codes."))
+    return render_template("users/login_code.html", form=form)
 
 
 @bp.post("/logout")
@@ -128,81 +150,35 @@ def accept_invitation(token: str):
         except services.AccountError as error:
             flash(str(error.message), "error")
         else:
-            _start_session(user)
+            sessions.start(user)
             flash(_("Welcome! Your password is set."), "success")
             return redirect(url_for("work.index"))
     return render_template("users/set_password.html", form=form)
 
 
-admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _users_page(invite_form: InviteUserForm) -> str:
-    all_users = get_session().scalars(select(User).order_by(User.is_active.desc(), User.name))
-    return render_template("admin/users.html", users=list(all_users), invite_form=invite_form,
-                           role_form=ChangeRoleForm())
-
-
-@admin_bp.get("/users")
-@role_required(Role.ADMIN)
-def users():
-    return _users_page(InviteUserForm())
-
-
-@admin_bp.post("/users/invite")
-@role_required(Role.ADMIN)
-def invite():
-    form = InviteUserForm()
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
     if form.validate_on_submit():
-        try:
-            user, link = services.invite_user(
-                get_session(), email=form.email.data, name=form.name.data,
-                role=Role(form.role.data), locale=Language(form.locale.data), actor=current_user,
-                base_url=current_app.config["SETTINGS"].base_url,
-            )
-        except services.AccountError as error:
-            getattr(form, error.field or "email").errors.append(str(error.message))
-        else:
-            flash(_("%(name)s is invited. The invitation email is in the outbox; "
-                    "the link is valid for 7 days: %(link)s", name=user.name, link=link),
-                  "success")
-            return redirect(url_for("admin.users"))
-    return _users_page(form), 422
+        credentials.request_reset(get_session(), form.email.data,
+                                  current_app.config["SETTINGS"].base_url, request.remote_addr)
+        return render_template("users/reset_link_sent.html",
+                               minutes=int(credentials.RESET_VALIDITY.total_seconds() // 60))
+    return render_template("users/forgot_password.html", form=form), 422 if form.errors else 200
 
 
-def _apply(change) -> None:
-    try:
-        change()
-    except services.AccountError as error:
-        flash(str(error.message), "error")
-    else:
-        flash(_("Saved."), "success")
-
-
-@admin_bp.post("/users/<int:user_id>/role")
-@role_required(Role.ADMIN)
-def change_role(user_id: int):
-    user = get_or_404(User, user_id)
-    form = ChangeRoleForm()
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def reset_password(token: str):
+    db = get_session()
+    reset = credentials.open_reset(db, token)
+    if reset is None:
+        return render_template("users/reset_invalid.html"), 404
+    user = db.get(User, reset.user_id)
+    form = SetPasswordForm(user_inputs=(user.name, user.email))
     if form.validate_on_submit():
-        _apply(lambda: services.change_role(get_session(), user, Role(form.role.data),
-                                            current_user))
-    else:
-        flash(_("Choose a valid role."), "error")
-    return redirect(url_for("admin.users"))
-
-
-@admin_bp.post("/users/<int:user_id>/deactivate")
-@role_required(Role.ADMIN)
-def deactivate(user_id: int):
-    user = get_or_404(User, user_id)
-    _apply(lambda: services.set_active(get_session(), user, False, current_user))
-    return redirect(url_for("admin.users"))
-
-
-@admin_bp.post("/users/<int:user_id>/activate")
-@role_required(Role.ADMIN)
-def activate(user_id: int):
-    user = get_or_404(User, user_id)
-    _apply(lambda: services.set_active(get_session(), user, True, current_user))
-    return redirect(url_for("admin.users"))
+        credentials.complete_reset(db, reset, form.password.data, request.remote_addr)
+        flash(_("Your new password is set. Log in with it."), "success")
+        return redirect(url_for("users.login"))
+    return render_template("users/reset_password.html", form=form), 422 if form.errors else 200
