@@ -1,4 +1,5 @@
-"""Security headers and cookie flags on every response; input no database can store refused."""
+"""Security headers, no caching and cookie flags on every response; input no database can store
+refused."""
 
 from __future__ import annotations
 
@@ -20,15 +21,31 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+SESSION_COOKIE = "landing_desk_session"
+REMEMBER_COOKIE = "landing_desk_remember"
+#: Over HTTPS cookie names carry this prefix: browsers then take them only with Secure, Path=/
+#: and no Domain, so neither a subdomain nor plain HTTP can set or overwrite them.
+HOST_PREFIX = "__Host-"
+#: Responses any cache may keep: the app's own CSS, JS and images. Everything else (pages,
+#: downloads, JSON, error pages) can hold personal data and is never stored by a browser or proxy.
+CACHEABLE_ENDPOINTS = frozenset({"static"})
+
+
 def init_app(app: Flask, settings: Settings) -> None:
+    prefix = HOST_PREFIX if settings.uses_https else ""
     app.config.update(
-        SESSION_COOKIE_NAME="landing_desk_session",
+        SESSION_COOKIE_NAME=prefix + SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.uses_https,
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
+        REMEMBER_COOKIE_NAME=prefix + REMEMBER_COOKIE,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.uses_https,
+        REMEMBER_COOKIE_PATH="/",
+        REMEMBER_COOKIE_DOMAIN=None,
         PERMANENT_SESSION_LIFETIME=60 * 60 * 12,
     )
     hsts = settings.uses_https
@@ -51,6 +68,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            headers["Cache-Control"] = "no-store"
         return response
 
 

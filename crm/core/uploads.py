@@ -1,10 +1,11 @@
-"""Uploaded files: their content up to a size cap, the name the browser sent, and stored files
-that belong to the transaction which wrote (or retired) them."""
+"""Uploaded files: their content up to a size cap, the name the browser sent, stored files that
+belong to the transaction which wrote (or retired) them, and the header that downloads them."""
 
 from __future__ import annotations
 
 import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
@@ -33,6 +34,18 @@ def sent_name(name: str) -> str:
     characters and surrounding spaces or dots; possibly empty."""
     name = PureWindowsPath(PurePosixPath(name).name).name
     return "".join(char for char in name if unicodedata.category(char)[0] != "C").strip(" .")
+
+
+def content_disposition(name: str, fallback: str = "download") -> str:
+    """`attachment` with the name twice: plain ASCII for old clients (`filename`, anything but
+    letters, digits and ``._-()+ `` replaced) and exactly (`filename*`, RFC 8187 percent-encoded),
+    so no stored name can end the header, add a parameter or name a folder."""
+    name = sent_name(name) or fallback
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    ascii_name = "".join(char if char.isalnum() or char in "._-()+ " else "_"
+                         for char in ascii_name).strip(" .") or fallback
+    return (f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(name, safe='!#$&+-.^_`|~')}")
 
 
 def keep_if_committed(session: OrmSession, path: Path) -> None:

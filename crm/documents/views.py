@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, send_file
 from flask_login import current_user, login_required
 
+from crm.core.uploads import content_disposition
 from crm.db import get_or_404, get_session
 from crm.documents import services
 from crm.documents.models import Document
@@ -20,8 +21,6 @@ def download(document_id: int):
     if not path.is_file():
         abort(404)
     # An attachment with the type found in its content: never rendered in our origin.
-    response = send_file(path, mimetype=document.content_type, as_attachment=True,
-                         download_name=document.filename, conditional=False, etag=False,
-                         max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
+    response = send_file(path, mimetype=document.content_type, conditional=False, etag=False)
+    response.headers["Content-Disposition"] = content_disposition(document.filename, "document")
     return response
