@@ -7,6 +7,7 @@ from crm.core.heartbeat import ServiceHeartbeat
 from crm.documents.models import Document
 from crm.duplicates.models import DuplicateDismissal
 from crm.exports.models import ExportJob
+from crm.gdpr.models import ConsentRecord, RetentionRun
 from crm.imports.models import ImportJob, ImportMapping
 from crm.intake.models import Application
 from crm.outbox.models import OutboxAttachment, OutboxMessage
@@ -31,6 +32,7 @@ __all__ = [
     "Application",
     "AuditEvent",
     "ChecklistItem",
+    "ConsentRecord",
     "Contact",
     "Document",
     "DuplicateDismissal",
@@ -46,6 +48,7 @@ __all__ = [
     "ProgrammeVersion",
     "RecoveryCode",
     "Reminder",
+    "RetentionRun",
     "SavedView",
     "SecurityPolicy",
     "ServiceHeartbeat",

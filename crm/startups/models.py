@@ -48,6 +48,9 @@ class Startup(Timestamped, table=True):
     search_text: str = Field(default="", sa_type=Text)  # folded name, domain, contacts
     name_key: str = Field(default="", max_length=200, index=True)  # romanised, no legal form
     name_skeleton: str = Field(default="", max_length=200, index=True)  # duplicate blocking
+    # GDPR Art. 18 (crm/gdpr/restriction.py): kept, but no edits, emails or reminders.
+    restricted_at: datetime | None = timestamp_field(nullable=True)
+    restricted_reason: str | None = Field(default=None, max_length=500)
 
 
 class StartupSector(Timestamped, table=True):
@@ -76,6 +79,8 @@ class Contact(Timestamped, table=True):
     language: Language = Field(default=Language.EN, sa_type=String(8))
     consent_given_at: datetime | None = timestamp_field(nullable=True)
     consent_text_version: str | None = Field(default=None, max_length=32)
+    restricted_at: datetime | None = timestamp_field(nullable=True)  # GDPR Art. 18
+    restricted_reason: str | None = Field(default=None, max_length=500)
     version: int = Field(default=1)  # optimistic concurrency for edits
 
 

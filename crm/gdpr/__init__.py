@@ -1,0 +1,1 @@
+"""GDPR tools: export, erasure, restriction, consent records, retention and download logs."""
