@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from crm.core import audit
 from crm.core.clock import utcnow
+from crm.core.enums import Language
 from crm.core.tokens import hash_token, new_token
 from crm.outbox.services import queue_email
 from crm.users import two_factor
@@ -27,7 +28,7 @@ def _notify(db: Session, user: User, change: str, to_address: str | None = None)
     assert change in NOTICES
     stamp = int(utcnow().timestamp() * 1000)
     queue_email(db, dedupe_key=f"security-notice:{user.id}:{change}:{stamp}",
-                to_address=to_address or user.email, locale=user.locale,
+                to_address=to_address or user.email, locale=Language(user.locale),
                 template="account/security_notice", context={"user": user, "change": change},
                 user_id=user.id)
 
@@ -108,7 +109,7 @@ def request_reset(db: Session, email: str, base_url: str, ip_address: str | None
     db.add(reset)
     db.flush()
     queue_email(db, dedupe_key=f"password-reset:{reset.id}", to_address=user.email,
-                locale=user.locale, template="account/password_reset",
+                locale=Language(user.locale), template="account/password_reset",
                 context={"user": user, "link": f"{base_url}/password/reset/{token}",
                          "expires_at": reset.expires_at},
                 user_id=user.id)
