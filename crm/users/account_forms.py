@@ -13,6 +13,10 @@ from crm.users.forms import SetPasswordForm
 WRONG_PASSWORD = _l("This is not your current password.")
 
 
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
 def _current_password():
     return PasswordField(
         _l("Current password"), validators=[DataRequired(), Length(max=1024)],
@@ -33,6 +37,7 @@ class SecondFactorForm(FlaskForm):
 
 class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)],
+                       filters=[_stripped],
                        render_kw={"autocomplete": "username", "autofocus": True})
 
 
@@ -48,7 +53,7 @@ class ChangeEmailForm(FlaskForm):
     current_password = _current_password()
     email = EmailField(_l("New email address"),
                        validators=[DataRequired(), Email(), Length(max=254)],
-                       render_kw={"autocomplete": "email"})
+                       filters=[_stripped], render_kw={"autocomplete": "email"})
 
 
 class EnableTwoFactorForm(FlaskForm):
