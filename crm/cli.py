@@ -77,6 +77,32 @@ def users_create(email: str, name: str, role: str, password: str) -> None:
     click.echo(f"created user #{user.id} with role {role}")
 
 
+@users.command("unlock")
+@click.option("--email", required=True)
+@click.option("--reset-two-factor", is_flag=True,
+              help="Also turn two-factor off, for someone without their phone or codes.")
+def users_unlock(email: str, reset_two_factor: bool) -> None:
+    """Lift an account's lock after failed sign-ins (for when no administrator can log in)."""
+    from crm.core import audit
+    from crm.db import unit_of_work
+    from crm.users import lockout, two_factor
+    from crm.users.services import find_by_email
+
+    with unit_of_work() as session:
+        user = find_by_email(session, email)
+        if user is None:
+            raise click.ClickException("no account has this email address")
+        lockout.clear(user)
+        audit.record(session, "user.unlocked", object_type="user", object_id=user.id,
+                     via="command line")
+        if reset_two_factor:
+            two_factor.forget(session, user)
+            user.session_version += 1
+            audit.record(session, "user.two_factor_disabled", object_type="user",
+                         object_id=user.id, via="command line")
+    click.echo(f"user #{user.id} unlocked" + (", two-factor off" if reset_two_factor else ""))
+
+
 @cli.group()
 def programmes() -> None:
     """Programme definitions."""

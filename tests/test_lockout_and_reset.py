@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from crm.cli import cli
 from crm.core.enums import Role
 from crm.outbox.models import OutboxMessage
 from crm.users.models import PasswordReset, User
@@ -199,3 +200,16 @@ def test_a_deactivated_account_gets_no_working_link(client, client_as, db, make_
     admin_client.post(f"/admin/users/{user.id}/deactivate",
                       data={"csrf_token": csrf_token(admin_client, "/admin/users")})
     assert client.get(link).status_code == 404
+
+
+def test_the_command_line_unlocks_when_no_admin_can_log_in(app, client, db, make_user, clock):
+    clock(MOMENT)
+    admin = make_user(Role.ADMIN)
+    fail(client, admin.email, 10)
+    runner = app.test_cli_runner()
+    unknown = runner.invoke(cli, ["users", "unlock", "--email", "nobody@desk.example"])
+    done = runner.invoke(cli, ["users", "unlock", "--email", admin.email.upper()])
+    assert unknown.exit_code == 1 and "no account has this email address" in unknown.output
+    assert done.exit_code == 0, done.output
+    assert login(client, admin.email).status_code == 302
+    assert audit_events(db, "user.unlocked")[-1].details == {"via": "command line"}
