@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
 def _init_extensions(app: Flask, settings: Settings) -> None:
     import crm.models  # noqa: F401 - every table mapped before the first query
     from crm import db
+    from crm.audit import denials
     from crm.core import errors, i18n, page_cache, security, templating
     from crm.extensions import csrf, limiter
     from crm.users import access, sessions
@@ -47,10 +48,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     access.init_app(app)
     sessions.init_app(app)
     errors.init_app(app)
+    denials.init_app(app)
     templating.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
+    from crm.audit.views import bp as audit_bp
     from crm.core.health import bp as health_bp
     from crm.documents.views import bp as documents_bp
     from crm.duplicates.views import bp as duplicates_bp
@@ -76,5 +79,5 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health_bp, users_bp, account_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
                       profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp,
-                      intake_bp, applications_bp, outbox_bp, weekly_reports_bp):
+                      intake_bp, applications_bp, outbox_bp, weekly_reports_bp, audit_bp):
         app.register_blueprint(blueprint)

@@ -175,6 +175,8 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
         "message_id": world.of(whose)["outbox_message"],
         "attachment_id": world.of(whose)["outbox_attachment"]}),
     "outbox.retry": (ADMINS, _record("outbox_message", "message_id")),
+    "audit.index": (ADMINS, _no_args),
+    "audit.download": (ADMINS, _no_args),
     "programme_admin.index": (ADMINS, _no_args),
     "programme_admin.create": (ADMINS, _no_args),
     "programme_admin.show": (ADMINS, _programme_key),
