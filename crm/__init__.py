@@ -35,10 +35,11 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     import crm.models  # noqa: F401 - every table mapped before the first query
     from crm import db
     from crm.audit import denials
-    from crm.core import errors, i18n, page_cache, security, templating
+    from crm.core import errors, i18n, logs, page_cache, security, templating
     from crm.extensions import csrf, limiter
     from crm.users import access, sessions
 
+    logs.init_app(app)
     db.init_app(app, settings)
     page_cache.init_app(app, settings)
     security.init_app(app, settings)
@@ -58,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.documents.views import bp as documents_bp
     from crm.duplicates.views import bp as duplicates_bp
     from crm.exports.views import bp as exports_bp
+    from crm.gdpr.views import bp as gdpr_bp
     from crm.imports.views import bp as imports_bp
     from crm.intake.staff_views import bp as applications_bp
     from crm.intake.views import bp as intake_bp
@@ -79,5 +81,6 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health_bp, users_bp, account_bp, admin_bp, startups_bp, tasks_bp, pipeline_bp,
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
                       profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp,
-                      intake_bp, applications_bp, outbox_bp, weekly_reports_bp, audit_bp):
+                      intake_bp, applications_bp, outbox_bp, weekly_reports_bp, audit_bp,
+                      gdpr_bp):
         app.register_blueprint(blueprint)

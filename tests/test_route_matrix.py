@@ -240,6 +240,19 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "intake.request_link": (PUBLIC, _no_args),
     "intake.resume": (PUBLIC, lambda world, whose: {"token": "not-a-token"}),
     "intake.withdraw": (PUBLIC, _programme_key),
+    # GDPR tools: managers and admins; consent withdrawal by whoever may edit the startup; a
+    # withdrawal link that is not signed by the desk names nothing.
+    "gdpr.startup_privacy": (MANAGERS, _startup_args),
+    "gdpr.export_startup": (MANAGERS, _startup_args),
+    "gdpr.export_contact": (MANAGERS, _contact_args),
+    "gdpr.restrict": (MANAGERS, _startup_args),
+    "gdpr.lift_restriction": (MANAGERS, _startup_args),
+    "gdpr.erase": (MANAGERS, _startup_args),
+    "gdpr.withdraw_consent": (EDITOR_OF_RECORD, _contact_args),
+    "gdpr.withdraw_by_link": (Access(anonymous=MISSING, viewer=MISSING, bd_own=MISSING,
+                                     bd_other=MISSING, manager=MISSING, admin=MISSING),
+                              lambda world, whose: {"token": "not-a-token"}),
+    "gdpr.retention_runs": (ADMINS, _no_args),
 }
 
 #: Routes that change the caller's own session are called anonymously only (test_auth has more).

@@ -55,7 +55,8 @@ def celery_config(settings: Settings) -> dict:
 def make_celery(settings: Settings) -> Celery:
     app = Celery("landing_desk", task_cls=FlaskTask,
                  include=["workers.health", "workers.exports", "workers.imports",
-                          "workers.outbox", "workers.reminders", "workers.reports"])
+                          "workers.outbox", "workers.reminders", "workers.reports",
+                          "workers.retention"])
     app.config_from_object(celery_config(settings))
     return app
 

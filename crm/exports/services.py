@@ -106,7 +106,8 @@ def export_rows(db: Session, view: ListView, user_id: int, zone: ZoneInfo, local
 
     Four queries per batch of `batch` startups: the rows, their open enrollments, their sectors
     and tags, their contacts."""
-    conditions = view.filters.conditions(user_id)
+    # Restricted startups and contacts (GDPR Art. 18) are kept, not exported.
+    conditions = [*view.filters.conditions(user_id), Startup.restricted_at.is_(None)]
     if ids is not None:
         conditions.append(Startup.id.in_(list(ids)))
     start: list[Any] | None = None
@@ -133,7 +134,7 @@ def export_rows(db: Session, view: ListView, user_id: int, zone: ZoneInfo, local
         first_contact: dict[int, tuple[str, str | None]] = {}
         for startup_id, name, email in db.execute(
                 select(Contact.startup_id, Contact.name, Contact.email)
-                .where(Contact.startup_id.in_(startup_ids))
+                .where(Contact.startup_id.in_(startup_ids), Contact.restricted_at.is_(None))
                 .order_by(Contact.startup_id, Contact.id)).all():
             first_contact.setdefault(startup_id, (name, email))
         for row in rows:

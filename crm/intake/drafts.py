@@ -18,6 +18,7 @@ from crm.core.enums import ApplicationStatus, Language
 from crm.core.tokens import hash_token, new_token
 from crm.documents.models import Document
 from crm.documents.services import DocumentRejected, delete_document, store_document
+from crm.gdpr import consent
 from crm.intake.models import Application
 from crm.intake.steps import (
     COMPANY_PAPERS,
@@ -112,7 +113,8 @@ def send_resume_link(db: Session, application: Application, programme: Programme
         db, dedupe_key=f"application-link:{application.link_token_hash}",
         to_address=application.email, locale=Language(application.locale), template=template,
         context={"programme": programme, "application": application, "resume_url": resume_url,
-                 "expires_at": application.link_expires_at},
+                 "expires_at": application.link_expires_at,
+                 "withdraw_url": consent.withdrawal_url(application_id=application.id)},
         startup_id=application.startup_id,
     )
 

@@ -20,6 +20,7 @@ from crm.core.clock import utcnow
 from crm.core.enums import ApplicationStatus, EnrollmentStatus, Language, LeadSource
 from crm.documents.models import Document
 from crm.duplicates.matching import NAME_THRESHOLD, normalise_domain, probable_duplicates
+from crm.gdpr import consent
 from crm.intake.drafts import closed_reason, documents_of, intake_of
 from crm.intake.models import Application
 from crm.intake.owners import owner_by_rule
@@ -81,7 +82,8 @@ def submit(db: Session, application: Application, programme: Programme,
     definition = engine.current_version(db, programme).parsed
     company, people = application.answers["company"], application.answers["people"]["people"]
     startup, match = _find_or_create_startup(db, application, company, people, now)
-    _record_people(db, startup, people, now)
+    contacts = _record_people(db, startup, people, now)
+    consent.record_at_intake(db, application, contacts, CONSENT_VERSION, now)
     owner = _assign_owner(db, application, programme, definition, startup, now)
     enrollment, entered = _enroll_at_intake(db, startup, programme, definition, now)
     application.startup_id = startup.id
@@ -170,10 +172,11 @@ def _add_sectors(db: Session, startup_id: int, sectors: list[str]) -> list[str]:
 
 
 def _record_people(db: Session, startup: Startup, people: list[dict[str, Any]],
-                   now: datetime) -> None:
+                   now: datetime) -> list[Contact]:
     """Each person as a contact (a known address keeps its contact), with their consent."""
     known = {contact.email.lower(): contact for contact in db.scalars(
         select(Contact).where(Contact.startup_id == startup.id, Contact.email.is_not(None)))}
+    contacts = []
     for person in people:
         contact = known.get(person["email"])
         if contact is None:
@@ -188,8 +191,10 @@ def _record_people(db: Session, startup: Startup, people: list[dict[str, Any]],
             contact.language = person.get("language") or contact.language
         contact.consent_given_at = now
         contact.consent_text_version = CONSENT_VERSION
+        contacts.append(contact)
     db.flush()
     refresh_search_fields(db, startup)
+    return contacts
 
 
 # Owner, enrollment, notices -------------------------------------------------------------------
@@ -263,5 +268,6 @@ def _confirm_to_applicant(db: Session, application: Application, programme: Prog
                 to_address=application.email, locale=Language(application.locale),
                 template="intake/confirmation",
                 context={"programme": programme, "application": application,
-                         "company_name": application.answers["company"]["name"]},
+                         "company_name": application.answers["company"]["name"],
+                         "withdraw_url": consent.withdrawal_url(application_id=application.id)},
                 startup_id=startup.id)

@@ -201,6 +201,7 @@ def _to_owners(db: Session, kind: ReminderKind, *window) -> list[Owed]:
         .join(Startup, Startup.id == Enrollment.startup_id)
         .join(User, User.id == Startup.owner_id)
         .where(Enrollment.status == EnrollmentStatus.OPEN, User.is_active, *window,
+               Startup.restricted_at.is_(None),  # GDPR Art. 18: not processed
                _not_reminded(kind, Reminder.enrollment_id == Enrollment.id,
                              Reminder.occurrence_at == Enrollment.stage_entered_at,
                              Reminder.user_id == Startup.owner_id)))
@@ -236,7 +237,8 @@ def _sla_escalations(db: Session, now: datetime, zone: ZoneInfo,
         rows = db.execute(
             select(Enrollment.id, Enrollment.stage_entered_at, User.id)
             .join(User, (User.role == Role.MANAGER) & User.is_active)
-            .where(Enrollment.status == EnrollmentStatus.OPEN,
+            .join(Startup, Startup.id == Enrollment.startup_id)
+            .where(Enrollment.status == EnrollmentStatus.OPEN, Startup.restricted_at.is_(None),
                    Enrollment.due_at <= escalation_threshold(now, days, zone),
                    _in_stages(pairs),
                    _not_reminded(kind, Reminder.enrollment_id == Enrollment.id,
@@ -289,6 +291,7 @@ def _checklist_expiring(db: Session, now: datetime) -> list[Owed]:
         .where(ChecklistItem.status == ChecklistStatus.DONE, ChecklistItem.expires_at > now,
                ChecklistItem.expires_at <= now + EXPIRY_NOTICE,
                Enrollment.status == EnrollmentStatus.OPEN, User.is_active,
+               Startup.restricted_at.is_(None),
                _not_reminded(kind, Reminder.checklist_item_id == ChecklistItem.id,
                              Reminder.occurrence_at == ChecklistItem.expires_at,
                              Reminder.user_id == Startup.owner_id)))

@@ -250,6 +250,10 @@ def _contact_of(startup: Startup, contact_id: int) -> Contact:
     contact = get_or_404(Contact, contact_id)
     if contact.startup_id != startup.id:
         abort(404)
+    if contact.restricted_at is not None:  # GDPR Art. 18: kept as it is
+        flash(_("Processing of this contact is restricted: it cannot be changed until the "
+                "restriction is lifted."), "error")
+        abort(_back_to_contacts(startup))
     return contact
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from crm.core.enums import Language, parse_enum
+from crm.gdpr import consent
 from crm.outbox.services import queue_email
 from crm.programmes.models import Programme
 from crm.startups.models import Contact, Startup, Task
@@ -48,12 +49,14 @@ def run_on_enter(
             due_at=add_working_days(now, on_enter.task.due_in_working_days),
         ))
     if on_enter.email_startup:
-        for contact in _contacts_with_email(db, startup.id):
+        for contact in _contacts_with_email(db, startup):
             queue_email(
                 db, dedupe_key=f"stage-email:{event.id}:{contact.id}", to_address=contact.email,
                 locale=parse_enum(Language, contact.language) or Language.EN,
                 template=f"workflow/{on_enter.email_startup.template}",
-                context={**context, "contact": contact}, startup_id=startup.id,
+                context={**context, "contact": contact,
+                         "withdraw_url": consent.withdrawal_url(contact_id=contact.id)},
+                startup_id=startup.id,
             )
     if on_enter.notify_owner and owner is not None and owner.id != actor_user_id:
         queue_email(
@@ -64,7 +67,12 @@ def run_on_enter(
         )
 
 
-def _contacts_with_email(db: Session, startup_id: int) -> list[Contact]:
+def _contacts_with_email(db: Session, startup: Startup) -> list[Contact]:
+    """The startup's contacts we may email: none while the startup is restricted (GDPR Art.
+    18), and not those restricted or who withdrew their consent (crm/gdpr/consent.py)."""
+    if startup.restricted_at is not None:
+        return []
     return list(db.scalars(select(Contact).where(
-        Contact.startup_id == startup_id, Contact.email.is_not(None), Contact.email != "",
+        Contact.startup_id == startup.id, Contact.email.is_not(None), Contact.email != "",
+        consent.may_email_contact(),
     ).order_by(Contact.id)))
