@@ -35,10 +35,11 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     import crm.models  # noqa: F401 - every table mapped before the first query
     from crm import db
     from crm.audit import denials
-    from crm.core import errors, i18n, page_cache, security, templating
+    from crm.core import errors, i18n, logs, page_cache, security, templating
     from crm.extensions import csrf, limiter
     from crm.users import access, sessions
 
+    logs.init_app(app)
     db.init_app(app, settings)
     page_cache.init_app(app, settings)
     security.init_app(app, settings)
