@@ -25,7 +25,7 @@ from tests.gdpr_helpers import manager_client
 from tests.helpers import audit_events, post, post_keeping_flashes, reloaded, text_of
 
 #: A programme whose second stage emails the startup's contacts, with no gate before it.
-WELCOMING = definition(intake_stage=None, stages=[
+WELCOMING = definition(key="welcoming", intake_stage=None, stages=[
     stage("lead", "Lead", "Interessent", sla_working_days=5),
     stage("welcome", "Welcome", "Willkommen",
           on_enter={"email_startup": {"template": "programme_accepted"}}),

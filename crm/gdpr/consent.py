@@ -72,11 +72,18 @@ def withdraw_records(db: Session, records: Iterable[ConsentRecord], via: Consent
     return len(withdrawn)
 
 
-def withdraw_for_contact(db: Session, contact: Contact, actor_user_id: int,
-                         now: datetime) -> int:
-    """Staff record that this contact withdrew consent (by phone, letter or email)."""
-    return withdraw_records(db, records_of_contact(db, contact.id), ConsentSource.STAFF, now,
-                            actor_user_id)
+def withdraw_for_contact(db: Session, contact: Contact, via: ConsentSource, now: datetime,
+                         actor_user_id: int | None = None) -> int:
+    """The contact withdraws consent (staff record it, or the contact used a link). A contact
+    with no consent on record (added by staff) gets a record of the withdrawal, so that no
+    email relies on consent for them any more."""
+    records = records_of_contact(db, contact.id)
+    if not records:
+        records = [ConsentRecord(contact_id=contact.id, text_version="none", given_at=now,
+                                 source=via, recorded_by_id=actor_user_id)]
+        db.add(records[0])
+        db.flush()
+    return withdraw_records(db, records, via, now, actor_user_id)
 
 
 def withdraw_for_application(db: Session, application: Application, now: datetime) -> int:
@@ -148,14 +155,7 @@ def subject_of_token(db: Session, token: str) -> Application | Contact | None:
 
 
 def withdraw_by_link(db: Session, subject: Application | Contact, now: datetime) -> int:
-    """Withdraw what the link names. A contact with no consent on record (added by staff) gets
-    a record of the withdrawal, so that no email relies on consent for them any more."""
+    """Withdraw what the link names."""
     if isinstance(subject, Application):
         return withdraw_for_application(db, subject, now)
-    records = records_of_contact(db, subject.id)
-    if not records:
-        records = [ConsentRecord(contact_id=subject.id, text_version="none", given_at=now,
-                                 source=ConsentSource.LINK)]
-        db.add(records[0])
-        db.flush()
-    return withdraw_records(db, records, ConsentSource.LINK, now)
+    return withdraw_for_contact(db, subject, ConsentSource.LINK, now)

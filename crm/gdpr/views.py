@@ -36,7 +36,7 @@ from crm.documents.models import Document
 from crm.extensions import limiter
 from crm.gdpr import consent, erasure, export, restriction, retention
 from crm.gdpr.forms import ConfirmForm, EraseForm, RestrictForm
-from crm.gdpr.models import ConsentRecord
+from crm.gdpr.models import ConsentRecord, ConsentSource
 from crm.intake import drafts
 from crm.intake.models import Application
 from crm.startups.access import can_edit_startup
@@ -228,7 +228,8 @@ def withdraw_consent(startup_id: int, contact_id: int):
     if not form.validate_on_submit():
         return render_template("gdpr/withdraw_consent.html", startup=startup, contact=contact,
                                form=form)
-    if consent.withdraw_for_contact(get_session(), contact, current_user.id, utcnow()):
+    if consent.withdraw_for_contact(get_session(), contact, ConsentSource.STAFF, utcnow(),
+                                    current_user.id):
         flash(_("The withdrawal of consent is recorded: no more emails relying on it go to "
                 "this contact."), "success")
     else:
