@@ -91,7 +91,7 @@ class RecoveryCode(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    code_hash: str = Field(max_length=64)
+    code_hash: str = Field(max_length=255)  # argon2id
     used_at: datetime | None = timestamp_field(nullable=True)
 
 

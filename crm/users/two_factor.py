@@ -16,8 +16,8 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
-from crm.core.tokens import hash_token
 from crm.users.models import RecoveryCode, User
+from crm.users.passwords import hash_password, verify_password
 
 ISSUER = "Landing Desk"
 RECOVERY_CODE_COUNT = 10
@@ -85,25 +85,30 @@ def _normalized(code: str) -> str:
 
 
 def new_recovery_codes(db: Session, user: User) -> list[str]:
-    """Ten fresh single-use codes replacing any earlier ones; shown once, kept only as hashes."""
+    """Ten fresh single-use codes replacing any earlier ones; shown once, kept as salted argon2id
+    hashes like passwords (about 50 bits each: a fast hash would not do)."""
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(2 * _CODE_HALF))
         codes.append(f"{raw[:_CODE_HALF]}-{raw[_CODE_HALF:]}")
-        db.add(RecoveryCode(user_id=user.id, code_hash=hash_token(raw)))
+        db.add(RecoveryCode(user_id=user.id, code_hash=hash_password(raw)))
     return codes
 
 
 def use_recovery_code(db: Session, user: User, code: str, now: datetime) -> bool:
-    """Whether `code` is one of the user's unused recovery codes; if so it is used up."""
-    stored = db.scalar(select(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == hash_token(_normalized(code)),
-        RecoveryCode.used_at.is_(None)))
-    if stored is None:
+    """Whether `code` is one of the user's unused recovery codes; if so it is used up.
+    Only input shaped like a code is compared (each comparison is an argon2 hash)."""
+    typed = _normalized(code)
+    if len(typed) != 2 * _CODE_HALF or set(typed) - set(_CODE_ALPHABET):
         return False
-    stored.used_at = now
-    return True
+    unused = db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
+                                                   RecoveryCode.used_at.is_(None)))
+    for stored in unused:
+        if verify_password(stored.code_hash, typed):
+            stored.used_at = now
+            return True
+    return False
 
 
 def recovery_codes_left(db: Session, user: User) -> int:
