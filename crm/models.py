@@ -22,7 +22,14 @@ from crm.startups.models import (
     StartupTag,
     Task,
 )
-from crm.users.models import Invitation, PasswordReset, RecoveryCode, SecurityPolicy, User
+from crm.users.models import (
+    Invitation,
+    PasswordReset,
+    RecoveryCode,
+    SecurityPolicy,
+    StaffSession,
+    User,
+)
 from crm.workflow.models import ChecklistItem, Enrollment, StageEvent
 
 metadata = SQLModel.metadata
@@ -52,6 +59,7 @@ __all__ = [
     "SavedView",
     "SecurityPolicy",
     "ServiceHeartbeat",
+    "StaffSession",
     "StageEvent",
     "Startup",
     "StartupSector",

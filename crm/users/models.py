@@ -72,6 +72,23 @@ class Invitation(Timestamped, table=True):
     invited_by_id: int | None = Field(default=None, foreign_key="users.id", index=True)
 
 
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser. Its cookie carries a random key, this row the key's hash: the server
+    decides whether a session lives, so logging out ends it for good and sessions can be listed
+    and ended by their user or an admin."""
+
+    __tablename__ = "staff_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    key_hash: str = Field(max_length=64, unique=True)
+    started_at: datetime = timestamp_field()
+    last_seen_at: datetime = timestamp_field()
+    ended_at: datetime | None = timestamp_field(nullable=True)
+    ip_address: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=200)
+
+
 class PasswordReset(Timestamped, table=True):
     """A single-use emailed link to set a new password; only its hash is kept."""
 
