@@ -110,3 +110,29 @@ def test_staff_record_a_withdrawal_in_one_click_and_stage_emails_stop(app, db, m
     assert record.withdrawn_at and record.contact_id == contact.id
     _enter_welcome(app, db, reloaded(db, Startup, startup.id))
     assert _emails_to(db, "ceo@seoul.example") == 0
+
+
+def test_the_privacy_page_sends_a_lost_link_and_tells_nobody_who_applied(app, db, applied):
+    applicant = app.test_client()
+    assert "/privacy/withdraw" in text_of(applicant.get("/privacy"))
+    before = _emails_to(db, APPLICANT)
+
+    for address in (APPLICANT.upper(), "nobody@else.example"):
+        response = post(applicant, "/privacy/withdraw", {"link-email": address},
+                        token_from="/privacy/withdraw")
+        assert response.status_code == 200
+        assert "we have sent it a link" in text_of(response)
+
+    assert _emails_to(db, APPLICANT) == before + 1
+    assert _emails_to(db, "nobody@else.example") == 0
+    path = _link_in(db, APPLICANT, "Withdrawing")
+    assert _withdraw(applicant, path).status_code == 200
+    assert reloaded(db, Application, applied.application.id).withdrawn_at is not None
+
+
+def test_a_bad_address_is_explained_and_kept(app):
+    response = post(app.test_client(), "/privacy/withdraw", {"link-email": "not an address"},
+                    token_from="/privacy/withdraw")
+
+    assert response.status_code == 422
+    assert 'value="not an address"' in text_of(response)

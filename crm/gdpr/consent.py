@@ -17,12 +17,14 @@ from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlmodel import Session
 
 from crm.core import audit
+from crm.core.enums import ApplicationStatus, Language
 from crm.gdpr.models import ConsentPurpose, ConsentRecord, ConsentSource
 from crm.intake.models import Application
+from crm.outbox.services import queue_email
 from crm.startups.models import Contact
 
 _SALT = "gdpr-consent-withdrawal"
@@ -152,6 +154,23 @@ def subject_of_token(db: Session, token: str) -> Application | Contact | None:
     (kind, ident), = data.items()
     model = {"application": Application, "contact": Contact}.get(kind)
     return db.get(model, ident) if model and isinstance(ident, int) else None
+
+
+def send_withdrawal_links(db: Session, email: str, now: datetime) -> int:
+    """Email a withdrawal link for each submitted application of this address whose consent
+    is still in force; how many (the caller answers the same either way, so the page tells
+    nobody whether an address has applied)."""
+    applications = list(db.scalars(select(Application).where(
+        func.lower(Application.email) == email.lower(),
+        Application.status == ApplicationStatus.SUBMITTED, Application.withdrawn_at.is_(None))))
+    for application in applications:
+        queue_email(db, dedupe_key=f"consent-link:{application.id}:{now.isoformat()}",
+                    to_address=application.email, locale=Language(application.locale),
+                    template="gdpr/withdrawal_link", context={
+                        "withdraw_url": withdrawal_url(application_id=application.id),
+                        "submitted_at": application.submitted_at},
+                    startup_id=application.startup_id)
+    return len(applications)
 
 
 def withdraw_by_link(db: Session, subject: Application | Contact, now: datetime) -> int:

@@ -38,6 +38,7 @@ from crm.gdpr import consent, erasure, export, restriction, retention
 from crm.gdpr.forms import ConfirmForm, EraseForm, RestrictForm
 from crm.gdpr.models import ConsentRecord, ConsentSource
 from crm.intake import drafts
+from crm.intake.forms import LinkRequestForm
 from crm.intake.models import Application
 from crm.startups.access import can_edit_startup
 from crm.startups.models import Contact, Startup
@@ -235,6 +236,19 @@ def withdraw_consent(startup_id: int, contact_id: int):
     else:
         flash(_("This contact has no consent in force to withdraw."), "info")
     return redirect(url_for("startups.show", startup_id=startup.id, _anchor="contacts"))
+
+
+@bp.route("/privacy/withdraw", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SETTINGS"].intake_rate_limit, methods=["POST"])
+def request_withdrawal_link():
+    """From the intake pages: the withdrawal link by email, for whoever lost theirs."""
+    form = LinkRequestForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("gdpr/request_link.html", form=form), status
+    if not form.is_bot():
+        consent.send_withdrawal_links(get_session(), form.address(), utcnow())
+    return render_template("gdpr/request_link.html", form=None)
 
 
 @bp.route("/privacy/withdraw/<token>", methods=["GET", "POST"])
