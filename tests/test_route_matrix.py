@@ -253,6 +253,7 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
                                      bd_other=MISSING, manager=MISSING, admin=MISSING),
                               lambda world, whose: {"token": "not-a-token"}),
     "gdpr.retention_runs": (ADMINS, _no_args),
+    "gdpr.request_withdrawal_link": (PUBLIC, _no_args),
 }
 
 #: Routes that change the caller's own session are called anonymously only (test_auth has more).
