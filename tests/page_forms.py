@@ -15,7 +15,7 @@ from tests.test_route_matrix import ROUTES, World
 @dataclass
 class FormField:
     name: str
-    kind: str  # input type, "select", "textarea"
+    kind: str  # input type ("submit": a named button), "select", "textarea"
     value: str = ""
     choices: list[str] = field(default_factory=list)
     multiple: bool = False
@@ -61,25 +61,32 @@ class PageReader(HTMLParser):
             self._form = PageForm(action=values.get("action") or self.page_url,
                                   multipart="multipart" in values.get("enctype", ""))
             self.forms.append(self._form)
-        elif self._form is not None and "name" in values and \
-                tag in ("input", "select", "textarea", "button"):
+        elif self._form is not None and tag in ("input", "select", "textarea", "button") and \
+                ("name" in values or "formaction" in values):
             self._add_field(tag, values)
         elif tag == "option" and self._select is not None:
             self._select.choices.append(values.get("value", ""))
 
     def _add_field(self, tag: str, values: dict[str, str]) -> None:
-        name = values["name"]
-        kind = values.get("type", "text").lower() if tag == "input" else tag
-        if tag == "button" or kind in ("submit", "button", "reset", "image"):
+        name = values.get("name", "")
+        kind = values.get("type", "submit" if tag == "button" else "text").lower()
+        kind = kind if tag in ("input", "button") else tag
+        if kind in ("button", "reset", "image"):
             return
+        if kind == "submit":  # a button that posts the same fields elsewhere is a form too
+            if values.get("formaction"):
+                self.forms.append(PageForm(values["formaction"], self._form.fields,
+                                           self._form.multipart))
+            if not name:
+                return
         known = self._form.fields.get(name)
-        if known is not None and kind in ("checkbox", "radio"):
+        if known is not None and kind in ("checkbox", "radio", "submit"):
             known.choices.append(values.get("value", "on"))
             known.multiple = known.multiple or kind == "checkbox"
             return
         entry = FormField(name=name, kind=kind, value=values.get("value", ""),
                           multiple="multiple" in values)
-        if kind in ("checkbox", "radio"):
+        if kind in ("checkbox", "radio", "submit"):
             entry.choices.append(values.get("value", "on"))
         self._form.fields[name] = entry
         if tag == "select":
