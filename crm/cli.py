@@ -86,7 +86,7 @@ def users_unlock(email: str, reset_two_factor: bool) -> None:
     from crm.core import audit
     from crm.db import unit_of_work
     from crm.users import lockout, two_factor
-    from crm.users.services import find_by_email
+    from crm.users.services import end_sessions, find_by_email
 
     with unit_of_work() as session:
         user = find_by_email(session, email)
@@ -97,7 +97,7 @@ def users_unlock(email: str, reset_two_factor: bool) -> None:
                      via="command line")
         if reset_two_factor:
             two_factor.forget(session, user)
-            user.session_version += 1
+            end_sessions(session, user)
             audit.record(session, "user.two_factor_disabled", object_type="user",
                          object_id=user.id, via="command line")
     click.echo(f"user #{user.id} unlocked" + (", two-factor off" if reset_two_factor else ""))

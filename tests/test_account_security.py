@@ -159,3 +159,54 @@ def test_the_security_page_shows_ones_own_settings(client_as):
     assert f"You log in with {user.email}." in page
     assert "Set up two-factor sign-in" in page
     assert 'autocomplete="current-password"' in page
+
+
+# --- sessions kept on the server ----------------------------------------------------------------
+
+
+def copy_of(app, client):
+    """Another browser holding a copy of the client's session cookie."""
+    thief = app.test_client()
+    cookie = client.get_cookie("landing_desk_session")
+    thief.set_cookie(cookie.key, cookie.value)
+    return thief
+
+
+def test_logging_out_makes_a_copied_cookie_worthless(app, client_as):
+    client, _user = client_as(Role.BD_MANAGER)
+    thief = copy_of(app, client)
+    assert is_logged_in(thief)  # a copy works while the session lives ...
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/tasks/")})
+    assert not is_logged_in(thief)  # ... and not after logging out
+
+
+def test_the_security_page_lists_ones_sessions_and_ends_the_others(app, client_as, db):
+    client, user = client_as(Role.VIEWER)
+    elsewhere = app.test_client()
+    elsewhere.environ_base["HTTP_USER_AGENT"] = "Firefox on the office PC"
+    login(elsewhere, user.email)
+    page = client.get("/account/security").get_data(as_text=True)
+    assert "Firefox on the office PC" in page and "This one" in page
+
+    refused = client.post("/account/sessions/end-others", data={
+        "csrf_token": csrf_token(client, "/account/security"),
+        "sessions-current_password": "wrong"})
+    assert refused.status_code == 422 and is_logged_in(elsewhere)
+    done = client.post("/account/sessions/end-others", data={
+        "csrf_token": csrf_token(client, "/account/security"),
+        "sessions-current_password": TEST_PASSWORD})
+    assert done.status_code == 302
+    assert is_logged_in(client) and not is_logged_in(elsewhere)
+    assert "Firefox on the office PC" not in client.get("/account/security").get_data(
+        as_text=True)
+    assert audit_events(db, "user.sessions_ended")[-1].details == {"kept_current": True}
+
+
+def test_an_admin_ends_every_session_of_an_account(app, client_as, db):
+    client, user = client_as(Role.BD_MANAGER)
+    admin_client, admin = client_as(Role.ADMIN)
+    admin_client.post(f"/admin/users/{user.id}/sessions/end",
+                      data={"csrf_token": csrf_token(admin_client, "/admin/users")})
+    assert not is_logged_in(client)
+    assert audit_events(db, "user.sessions_ended")[-1].actor_user_id == admin.id
+    assert is_logged_in(admin_client)

@@ -131,6 +131,7 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "account.enable_two_factor": (STAFF, _no_args),
     "account.renew_recovery_codes": (STAFF, _no_args),
     "account.disable_two_factor": (STAFF, _no_args),
+    "account.end_other_sessions": (STAFF, _no_args),
     # An unknown token gets the "invitation no longer valid" page.
     "users.accept_invitation": (Access(anonymous=MISSING),
                                 lambda world, whose: {"token": "not-a-token"}),
@@ -166,6 +167,7 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "admin.deactivate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.activate": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.unlock": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
+    "admin.end_sessions": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.reset_two_factor": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.security": (ADMINS, _no_args),
     "outbox.index": (ADMINS, _no_args),

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Tables no cached page shows: writing them (every minute, by the workers) keeps the pages.
 UNSHOWN_TABLES = frozenset({"audit_events", "outbox_messages", "outbox_attachments", "reminders",
-                            "service_heartbeats", "import_jobs", "export_jobs"})
+                            "service_heartbeats", "import_jobs", "export_jobs",
+                            "staff_sessions"})
 _WRITE = re.compile(r'\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)',
                     re.IGNORECASE)
 _WRITTEN = "page_cache.written"  # in a DBAPI connection's info: this transaction changed data

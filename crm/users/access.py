@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, abort, flash, g, redirect, request, url_for
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from crm.core.enums import Role
+from crm.core.tokens import hash_token
 from crm.db import get_session
 from crm.extensions import login_manager
-from crm.users.models import SecurityPolicy, User
+from crm.users.models import SecurityPolicy, StaffSession, User
+from crm.users.sessions import SESSION_KEY
 
 #: Roles that may change startups, enrollments and tasks.
 EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.BD_MANAGER)
@@ -30,17 +32,23 @@ def init_app(app: Flask) -> None:
 
 
 def load_user(session_user_id: str) -> User | None:
-    """The user for 'id:session_version'; a deactivated user or an old version is nobody."""
+    """The user for 'id:session_version' whose session row (the cookie's key) is open; a
+    deactivated user, an old version or an ended session is nobody."""
     user_id, _, version = session_user_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    found = get_session().execute(
-        select(User, SecurityPolicy.require_two_factor)
-        .outerjoin(SecurityPolicy, SecurityPolicy.id == 1)  # the policy, in the same query
+    key = session.get(SESSION_KEY)
+    if not isinstance(key, str):
+        return None
+    found = get_session().execute(  # the user, their open session and the policy: one query
+        select(User, StaffSession, SecurityPolicy.require_two_factor)
+        .join(StaffSession, (StaffSession.user_id == User.id)
+              & (StaffSession.key_hash == hash_token(key)) & StaffSession.ended_at.is_(None))
+        .outerjoin(SecurityPolicy, SecurityPolicy.id == 1)
         .where(User.id == int(user_id))).first()
     if found is None:
         return None
-    user, g.two_factor_required = found
+    user, g.staff_session, g.two_factor_required = found
     if not user.is_active or user.session_version != int(version):
         return None
     return user

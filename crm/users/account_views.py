@@ -3,11 +3,12 @@ change asks for the current password first (re-authentication)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from crm.core import audit
 from crm.db import get_session
 from crm.users import credentials, policy, sessions, signin, two_factor
 from crm.users.account_forms import (
@@ -27,8 +28,10 @@ def _security_page(status: int = 200, **forms: FlaskForm):
     forms.setdefault("password_form", ChangePasswordForm(user_inputs=(user.name, user.email)))
     forms.setdefault("email_form", ChangeEmailForm())
     forms.setdefault("confirm_form", ConfirmPasswordForm())
+    forms.setdefault("sessions_form", ConfirmPasswordForm(prefix="sessions"))
     return render_template(
-        "account/security.html", **forms,
+        "account/security.html", **forms, open_sessions=sessions.open_sessions(db, user),
+        current_session_id=g.staff_session.id,
         codes_left=two_factor.recovery_codes_left(db, user) if user.has_two_factor else 0,
         two_factor_required=policy.current(db).require_two_factor), status
 
@@ -83,6 +86,21 @@ def change_email():
             return redirect(url_for("account.security"))
         form.email.errors.append(_("Another account has this email address."))
     return _security_page(422, email_form=form)
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_other_sessions():
+    user = current_user._get_current_object()
+    form = ConfirmPasswordForm(prefix="sessions")
+    if _password_confirmed(form):
+        sessions.end_others(get_session(), user)
+        audit.record(get_session(), "user.sessions_ended", actor_user_id=user.id,
+                     object_type="user", object_id=user.id, ip_address=request.remote_addr,
+                     kept_current=True)
+        flash(_("Your other sessions have ended."), "success")
+        return redirect(url_for("account.security"))
+    return _security_page(422, sessions_form=form)
 
 
 @bp.get("/two-factor")

@@ -106,6 +106,20 @@ def unlock(user_id: int):
     return redirect(url_for("admin.users"))
 
 
+@admin_bp.post("/users/<int:user_id>/sessions/end")
+@role_required(Role.ADMIN)
+def end_sessions(user_id: int):
+    user = get_or_404(User, user_id)
+    db = get_session()
+    services.end_sessions(db, user)
+    audit.record(db, "user.sessions_ended", actor_user_id=current_user.id, object_type="user",
+                 object_id=user.id, ip_address=request.remote_addr)
+    if user.id == current_user.id:
+        return redirect(url_for("users.login"))
+    flash(_("All sessions of this account have ended."), "success")
+    return redirect(url_for("admin.users"))
+
+
 @admin_bp.post("/users/<int:user_id>/two-factor/reset")
 @role_required(Role.ADMIN)
 def reset_two_factor(user_id: int):

@@ -15,7 +15,7 @@ from crm.core.tokens import hash_token, new_token
 from crm.outbox.services import queue_email
 from crm.users import two_factor
 from crm.users.models import PasswordReset, User
-from crm.users.services import find_by_email, normalize_email, set_password
+from crm.users.services import end_sessions, find_by_email, normalize_email, set_password
 
 RESET_VALIDITY = timedelta(minutes=30)
 
@@ -39,7 +39,7 @@ def _audit(db: Session, user: User, action: str, ip_address: str | None, **detai
 
 
 def change_password(db: Session, user: User, password: str, ip_address: str | None) -> None:
-    set_password(user, password)
+    set_password(db, user, password)
     _audit(db, user, "user.password_changed", ip_address)
     _notify(db, user, "password_changed")
 
@@ -53,7 +53,7 @@ def change_email(db: Session, user: User, email: str, ip_address: str | None) ->
         return False
     old_address = user.email
     user.email = email
-    user.session_version += 1
+    end_sessions(db, user)
     _audit(db, user, "user.email_changed", ip_address)
     _notify(db, user, "email_changed", to_address=old_address)
     return True
@@ -70,7 +70,7 @@ def enable_two_factor(db: Session, user: User, code: str,
     if user.has_two_factor or not two_factor.accept_code(user, code, utcnow()):
         return None
     user.totp_enabled_at = utcnow()
-    user.session_version += 1  # sessions signed in without the second factor end
+    end_sessions(db, user)  # sessions signed in without the second factor end
     codes = two_factor.new_recovery_codes(db, user)
     _audit(db, user, "user.two_factor_enabled", ip_address)
     _notify(db, user, "two_factor_on")
@@ -80,7 +80,7 @@ def enable_two_factor(db: Session, user: User, code: str,
 def disable_two_factor(db: Session, user: User, actor: User, ip_address: str | None) -> None:
     """Two-factor off for `user`, by themselves or by an admin (a lost phone)."""
     two_factor.forget(db, user)
-    user.session_version += 1
+    end_sessions(db, user)
     audit.record(db, "user.two_factor_disabled", actor_user_id=actor.id, object_type="user",
                  object_id=user.id, ip_address=ip_address)
     _notify(db, user, "two_factor_off")
@@ -134,7 +134,7 @@ def complete_reset(db: Session, reset: PasswordReset, password: str,
     db.execute(update(PasswordReset)
                .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
                .values(used_at=now))
-    set_password(user, password)
+    set_password(db, user, password)
     _audit(db, user, "user.password_reset", ip_address)
     _notify(db, user, "password_reset")
     return user

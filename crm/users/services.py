@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from crm.core import audit
@@ -14,7 +14,7 @@ from crm.core.enums import Language, ReminderDelivery, Role
 from crm.core.tokens import hash_token, new_token
 from crm.outbox.services import queue_email
 from crm.users import lockout
-from crm.users.models import Invitation, User
+from crm.users.models import Invitation, StaffSession, User
 from crm.users.passwords import hash_password
 
 INVITATION_VALIDITY = timedelta(days=7)
@@ -110,7 +110,7 @@ def accept_invitation(
     user = db.get(User, invitation.user_id)
     if user is None or not user.is_active:
         raise AccountError(_l("This account has been deactivated."))
-    set_password(user, password)
+    set_password(db, user, password)
     user.last_login_at = invitation.accepted_at = utcnow()
     audit.record(db, "user.invitation_accepted", actor_user_id=user.id, object_type="user",
                  object_id=user.id)
@@ -119,11 +119,20 @@ def accept_invitation(
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def end_sessions(db: Session, user: User) -> None:
+    """Every session the user has ends: their rows are closed, and the bumped version stops
+    any signed cookie still around (a caller keeping one browser signed in renews it)."""
+    user.session_version += 1
+    db.execute(update(StaffSession)
+               .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+               .values(ended_at=utcnow()))
+
+
+def set_password(db: Session, user: User, password: str) -> None:
     """A new password ends every session the user has and lifts any lock on the account."""
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
-    user.session_version += 1
+    end_sessions(db, user)
     lockout.clear(user)
 
 
@@ -146,7 +155,7 @@ def change_role(db: Session, user: User, role: Role, actor: User) -> None:
         _guard_last_admin(db, user)
     before = user.role
     user.role = role
-    user.session_version += 1
+    end_sessions(db, user)
     audit.record(db, "user.role_changed", actor_user_id=actor.id, object_type="user",
                  object_id=user.id, before=str(before), after=role.value)
 
@@ -160,7 +169,7 @@ def set_active(db: Session, user: User, active: bool, actor: User) -> None:
             raise AccountError(_l("You cannot deactivate your own account."))
         _guard_last_admin(db, user)
     user.is_active = active
-    user.session_version += 1
+    end_sessions(db, user)
     audit.record(db, "user.activated" if active else "user.deactivated",
                  actor_user_id=actor.id, object_type="user", object_id=user.id)
 

@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_babel import force_locale, format_time
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 from crm.core.enums import Language, ReminderDelivery
 from crm.core.security import same_site_path
@@ -102,7 +102,7 @@ def second_factor():
 @login_required
 def logout():
     services.record_logout(get_session(), current_user, request.remote_addr)
-    logout_user()
+    sessions.end_current()
     flash(_("You have logged out."), "info")
     return redirect(url_for("users.login"))
 
