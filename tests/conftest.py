@@ -30,6 +30,7 @@ pytest_plugins = ["tests.smtp"]  # the smtp_server fixture: a real aiosmtpd serv
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
+FIVE_YEARS_IN_MINUTES = 5 * 366 * 24 * 60
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -94,6 +95,9 @@ def settings(database_url, tmp_path) -> Settings:
         base_url="http://localhost",
         ratelimit_storage_url="memory://",
         page_cache_seconds=0,  # tests/test_page_cache.py turns it on
+        # Sessions outlive the tests' jumps of the clock; test_account_security.py keeps
+        # the real limits.
+        session_idle_minutes=FIVE_YEARS_IN_MINUTES, session_max_hours=FIVE_YEARS_IN_MINUTES // 60,
     )
 
 

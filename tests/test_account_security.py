@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from crm.core.enums import Role
@@ -16,6 +17,12 @@ from tests.test_auth import WRONG_CREDENTIALS, audit_events, field_errors, flash
 
 NEW_PASSWORD = "lantern orbit thimble cascade"  # noqa: S105
 SESSION_ENDED = "Your session has ended. Please log in again."
+
+
+@pytest.fixture
+def settings(settings):
+    """The limits a deployment has by default (the other tests' sessions never time out)."""
+    return settings.model_copy(update={"session_idle_minutes": 30, "session_max_hours": 12})
 
 
 def notices(db, user: User) -> list[str]:
