@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from crm.core.audit import AuditEvent
-from crm.core.enums import ActorKind, EnrollmentStatus, Language
+from crm.core.enums import ActorKind, EnrollmentStatus, Language, Role
 from crm.outbox.models import OutboxMessage
 from crm.programmes.models import Programme
 from crm.programmes.services import DEFINITIONS_DIR
@@ -89,7 +89,7 @@ def owner(make_user):
 
 @pytest.fixture
 def manager(make_user):
-    return make_user(name="Ravi Menon")
+    return make_user(Role.MANAGER, name="Ravi Menon")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ ACTIONS = (
     "checklist.settled",
     "consent.recorded", "consent.withdrawn",
     "contact.added", "contact.removed", "contact.updated",
-    "document.downloaded", "document.uploaded",
+    "document.downloaded", "document.removed", "document.uploaded",
     "duplicates.dismissed",
     "enrollment.enrolled", "enrollment.field_set", "enrollment.moved",
     "gdpr.erased", "gdpr.exported", "gdpr.restricted", "gdpr.restriction_lifted",

@@ -44,10 +44,14 @@ def record_denial() -> None:
     object_type, object_id = _named_record()
     db = get_session()
     db.rollback()
-    audit.record(db, "access.denied", actor_user_id=actor_id, object_type=object_type,
-                 object_id=object_id, ip_address=request.remote_addr, endpoint=endpoint,
-                 method=request.method)
-    db.commit()
+    try:
+        audit.record(db, "access.denied", actor_user_id=actor_id, object_type=object_type,
+                     object_id=object_id, ip_address=request.remote_addr, endpoint=endpoint,
+                     method=request.method)
+        db.commit()
+    except Exception:  # the refusal stands even when it cannot be recorded
+        db.rollback()
+        log.exception("access.denied on %s could not be recorded", endpoint)
 
 
 def _first_this_minute(who: str, endpoint: str) -> bool:

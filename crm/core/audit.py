@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask import has_request_context, request
 from sqlalchemy import JSON, Index
 from sqlmodel import Field, Session, SQLModel
 
@@ -35,7 +36,10 @@ def record(
     ip_address: str | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit event to the caller's transaction: it stands or falls with the change."""
+    """Add an audit event to the caller's transaction: it stands or falls with the change.
+    Recorded during a request, it names the request's address unless told another."""
+    if ip_address is None and has_request_context():
+        ip_address = request.remote_addr
     event = AuditEvent(
         action=action,
         actor_user_id=actor_user_id,

@@ -208,6 +208,8 @@ def remove_document(db: Session, application: Application, document_id: int) -> 
     document = db.get(Document, document_id)
     if document is None or document.application_id != application.id:
         return False
+    audit.record(db, "document.removed", object_type="document", object_id=document.id,
+                 application_id=application.id)
     delete_document(db, document)
     return True
 

@@ -22,7 +22,9 @@ from crm.core import audit
 from crm.core.clock import utcnow
 from crm.core.enums import ActorKind, EnrollmentStatus, StartupStatus
 from crm.programmes.models import Programme, ProgrammeVersion
+from crm.startups.access import can_edit_startup
 from crm.startups.models import Contact, Startup
+from crm.startups.services import NotAllowed
 from crm.users.models import User
 from crm.workflow import actions
 from crm.workflow.calendar import add_working_days
@@ -141,6 +143,7 @@ def enroll(
 ) -> Enrollment:
     """Enroll the startup at `stage` (default: the first stage) of the current version."""
     now = now or utcnow()
+    _refuse_unless_allowed(db, actor, startup)
     version = current_version(db, programme)
     definition = version.parsed
     if not programme.is_active:
@@ -179,6 +182,8 @@ def move(
 ) -> StageEvent:
     """Move to an allowed stage whose gate is met; a closing stage also closes the enrollment."""
     now = now or utcnow()
+    startup = db.get(Startup, enrollment.startup_id)
+    _refuse_unless_allowed(db, actor, startup)
     _refuse_stale(enrollment, expected_revision)
     if enrollment.status != EnrollmentStatus.OPEN:
         raise EnrollmentClosed(_l("This enrollment is closed."))
@@ -189,7 +194,6 @@ def move(
     note = (note or "").strip() or None
     if target.closes_as and target.closes_as != EnrollmentStatus.LANDED and not note:
         raise WorkflowError(_l("Give a reason for closing."))
-    startup = db.get(Startup, enrollment.startup_id)
     _refuse_unmet_gate(db, enrollment, startup, definition, target)
     return _enter_stage(db, enrollment, startup, definition, target, actor, now,
                         from_stage=enrollment.stage, note=note)
@@ -237,6 +241,7 @@ def settle_checklist_item(
     """
     now = now or utcnow()
     enrollment = db.get(Enrollment, item.enrollment_id)
+    _refuse_unless_allowed(db, actor, db.get(Startup, enrollment.startup_id))
     _refuse_stale(enrollment, expected_revision)
     if enrollment.status != EnrollmentStatus.OPEN:
         raise EnrollmentClosed(_l("This enrollment is closed."))
@@ -272,6 +277,7 @@ def settle_checklist_item(
 def set_field(db: Session, enrollment: Enrollment, key: str, value: str, actor: Actor, *,
               expected_revision: int | None = None) -> None:
     """Record an answer to one of the programme's enrollment fields."""
+    _refuse_unless_allowed(db, actor, db.get(Startup, enrollment.startup_id))
     _refuse_stale(enrollment, expected_revision)
     if enrollment.status != EnrollmentStatus.OPEN:
         raise EnrollmentClosed(_l("This enrollment is closed."))
@@ -341,6 +347,15 @@ def migrate_enrollments(
 
 
 # Internals ---------------------------------------------------------------------------------
+
+
+def _refuse_unless_allowed(db: Session, actor: Actor, startup: Startup) -> None:
+    """A staff user changes only what hangs off a startup they may edit (the views check
+    first; this is the service's own check). Applicants and the system are checked where
+    they act (intake, jobs)."""
+    if actor.kind == ActorKind.USER and not can_edit_startup(db.get(User, actor.user_id),
+                                                             startup):
+        raise NotAllowed(startup.id)
 
 
 def _refuse_stale(enrollment: Enrollment, expected_revision: int | None) -> None:
