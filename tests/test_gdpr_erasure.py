@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import JSON, String, Text, select
+from sqlalchemy import JSON, String, Text, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from crm.core.audit import AuditEvent
 from crm.core.enums import Role
 from crm.documents.models import Document
 from crm.documents.services import path_of
@@ -27,10 +29,11 @@ from tests.gdpr_helpers import (
 )
 from tests.helpers import audit_events, count, post, reloaded, text_of
 from tests.test_intake import APPLICANT, COMPANY
+from tests.test_startup_profile import edit_form
 
-#: Kept by law: the audit trail is the desk's accountability (GDPR Art. 5(2)); it cannot be
-#: changed and expires after AUDIT_RETENTION_DAYS (crm/gdpr/retention.py).
-LEGALLY_KEPT = {"audit_events"}
+#: Tables allowed to keep a trace. None: the audit trail (the desk's accountability, GDPR
+#: Art. 5(2)) keeps who did what when, but an erased record's change history loses its values.
+LEGALLY_KEPT: set[str] = set()
 
 
 @pytest.fixture
@@ -138,3 +141,35 @@ def test_a_restricted_startup_is_not_erased(app, db, applied, make_user):
     assert "Lift the restriction first" in text_of(response)
     assert reloaded(db, Startup, applied.startup.id).name == COMPANY["name"]
     assert count(db, Document) == 1
+
+
+def test_erasure_drops_the_values_of_the_change_history_and_keeps_who_did_what(
+        app, db, applied, make_user):
+    staff = manager_client(app, make_user)
+    startup = applied.startup
+    renamed = post(staff, f"/startups/{startup.id}/edit",
+                   {**edit_form(staff, startup), "name": "Nilgiri Drones"})
+    assert renamed.status_code == 302
+    assert "audit_events.details" in traces(db, "Nilgiri Drones", COMPANY["name"])
+    edit = audit_events(db, "startup.updated")[-1]
+
+    erase(staff, f"/startups/{startup.id}/privacy/erase", "Nilgiri Drones")
+
+    assert traces(db, "Nilgiri Drones", COMPANY["name"]) == []
+    kept = fresh(db).get(AuditEvent, edit.id)
+    assert (kept.action, kept.actor_user_id, kept.object_id, kept.occurred_at) == (
+        edit.action, edit.actor_user_id, startup.id, edit.occurred_at)
+    assert kept.details == {"redacted": True}
+
+
+@pytest.mark.parametrize("change", [
+    {"action": "auth.login"}, {"details": {"before": "something else"}},
+    {"details": {"redacted": True}, "object_id": 0}])
+def test_no_other_change_of_an_audit_event_gets_past_the_database(db, make_user, change):
+    user = make_user(Role.ADMIN)  # creating the account wrote an event
+    event = fresh(db).scalars(select(AuditEvent)).first()
+    with pytest.raises(DBAPIError, match="audit events cannot be changed"):
+        db.execute(update(AuditEvent).where(AuditEvent.id == event.id).values(**change))
+    db.rollback()
+    assert fresh(db).get(AuditEvent, event.id).actor_user_id == event.actor_user_id
+    assert user.id == event.object_id

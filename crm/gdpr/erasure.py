@@ -4,11 +4,12 @@ the anonymous pipeline history kept for statistics.
 Kept: the rows of enrollments, stage events, checklist items, applications, activities and
 tasks with their programme, stages, statuses and dates (the figures in reports), the startup's
 country, sectors, size, funding stage, status and owner, and consent records (version and time
-only: the proof that consent was given). Audit events are kept as they are (they are the
-desk's accountability, Art. 5(2), cannot be changed, and are deleted after
-AUDIT_RETENTION_DAYS by the retention job). Everything else that names the person or the
-startup is cleared, replaced or deleted, and the documents' files are deleted once the
-transaction commits.
+only: the proof that consent was given). Audit events stay (the desk's accountability,
+Art. 5(2); deleted after AUDIT_RETENTION_DAYS by the retention job), but the startup's and its
+contacts' change history loses the values it recorded: who changed what when is kept, the old
+and new names are not (the one change the database allows of an audit event). Everything
+else that names the person or the startup is cleared, replaced or deleted, and the documents'
+files are deleted once the transaction commits.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, false, func, or_, select
+from sqlalchemy import delete, false, func, or_, select, update
 from sqlmodel import Session
 
 from crm.core import audit
+from crm.core.audit import AuditEvent
 from crm.core.enums import OutboxStatus
 from crm.documents.models import Document
 from crm.documents.services import delete_document
@@ -36,6 +38,8 @@ from crm.workflow.models import ChecklistItem, Enrollment, StageEvent
 ERASED = "[erased]"
 ERASED_ADDRESS = "erased@invalid"  # RFC 2606: can never be delivered
 _UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
+#: What an erased record's audit events keep of their details (see the audit_events trigger).
+REDACTED_DETAILS = {"redacted": True}
 _SHORTEST_SECRET = 3  # shorter strings would be replaced inside unrelated words
 
 
@@ -54,6 +58,7 @@ def erase_contact(db: Session, contact: Contact, actor_user_id: int,
     startup = db.get(Startup, contact.startup_id)
     _refuse_if_restricted(startup, [contact])
     counts = _erase_people(db, startup, [contact])
+    counts["history"] = _redact_history(db, "contact", [contact.id])
     refresh_search_fields(db, startup)
     startup.version += 1
     db.flush()
@@ -91,6 +96,8 @@ def erase_startup(db: Session, startup: Startup, actor_user_id: int,
                evidence_note=None)
     db.execute(delete(StartupTag).where(StartupTag.startup_id == startup.id))
     _scrub_import_reports(db, startup.id)
+    counts["history"] = (_redact_history(db, "startup", [startup.id])
+                         + _redact_history(db, "contact", [contact.id for contact in contacts]))
     startup.name = f"Erased startup #{startup.id}"
     startup.website = startup.domain = startup.city = startup.source_detail = None
     startup.description = ""
@@ -264,6 +271,18 @@ def _anonymous_entry(entry: dict[str, Any], startup_id: int) -> dict[str, Any]:
     if entry.get("similar_id") == startup_id:
         entry["similar"] = ERASED
     return entry
+
+
+def _redact_history(db: Session, object_type: str, object_ids: list[int]) -> int:
+    """The values the records' change history kept (old and new names, addresses) are dropped;
+    who changed what when stays. The database allows this one change of an audit event."""
+    if not object_ids:
+        return 0
+    return db.execute(update(AuditEvent)
+                      .where(AuditEvent.object_type == object_type,
+                             AuditEvent.object_id.in_(object_ids),
+                             AuditEvent.action != "gdpr.erased")
+                      .values(details=REDACTED_DETAILS)).rowcount
 
 
 def _refuse_if_restricted(startup: Startup, contacts: list[Contact]) -> None:

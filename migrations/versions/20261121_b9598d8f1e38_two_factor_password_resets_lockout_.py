@@ -4,10 +4,12 @@ Staff accounts get an encrypted TOTP secret with the last accepted time step (a 
 once), ten hashed recovery codes, single-use password-reset links, a count of failed sign-ins
 and a lock time; the desk gets a one-row security policy (two-factor required for all staff).
 
-Audit events become append-only in the database: an UPDATE is refused on both databases; a
-DELETE is refused on PostgreSQL unless the transaction says `SET LOCAL crm.audit_maintenance =
-'on'` (the retention job and the test suite's cleanup do). SQLite, the one-command run's
-database, cannot see such a setting from a trigger, so it refuses updates only.
+Audit events become append-only in the database. The one UPDATE allowed replaces an event's
+details by the redaction marker `{"redacted": true}` and changes nothing else (erasure under
+GDPR Art. 17 drops the values an event recorded, keeping who did what when). A DELETE is
+refused on PostgreSQL unless the transaction says `SET LOCAL crm.audit_maintenance = 'on'`
+(the retention job and the test suite's cleanup do); SQLite, the one-command run's database,
+cannot see such a setting from a trigger, so it refuses updates only.
 
 Revision ID: b9598d8f1e38
 Revises: 4c1e2a9b7d31
@@ -26,20 +28,33 @@ down_revision: str | None = '4c1e2a9b7d31'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+REDACTED = '{"redacted": true}'  # as SQLAlchemy's JSON type writes {"redacted": True}
+
 SQLITE_TRIGGERS = (
-    """
+    f"""
     CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+    WHEN NOT (NEW.details = '{REDACTED}' AND NEW.id = OLD.id
+              AND NEW.occurred_at IS OLD.occurred_at AND NEW.action IS OLD.action
+              AND NEW.actor_user_id IS OLD.actor_user_id AND NEW.object_type IS OLD.object_type
+              AND NEW.object_id IS OLD.object_id AND NEW.ip_address IS OLD.ip_address)
     BEGIN SELECT RAISE(ABORT, 'audit events cannot be changed'); END
     """,
 )
 
 POSTGRESQL_TRIGGERS = (
-    """
+    f"""
     CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP = 'DELETE'
            AND coalesce(current_setting('crm.audit_maintenance', true), '') = 'on' THEN
             RETURN OLD;
+        END IF;
+        IF TG_OP = 'UPDATE' AND NEW.details::text = '{REDACTED}'
+           AND (NEW.id, NEW.occurred_at, NEW.action, NEW.actor_user_id, NEW.object_type,
+                NEW.object_id, NEW.ip_address)
+               IS NOT DISTINCT FROM (OLD.id, OLD.occurred_at, OLD.action, OLD.actor_user_id,
+                                     OLD.object_type, OLD.object_id, OLD.ip_address) THEN
+            RETURN NEW;
         END IF;
         RAISE EXCEPTION 'audit events cannot be changed' USING ERRCODE = 'insufficient_privilege';
     END $$
