@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from crm.audit.actions import ACTIONS
+from crm.audit.actions import ACTIONS, OBJECT_TYPES
 from crm.audit.queries import PAGE_SIZE
 from crm.config import PROJECT_ROOT
 from crm.core.audit import AuditEvent
@@ -158,6 +158,17 @@ def test_every_action_the_code_records_is_offered():
                              and re.fullmatch(r"[a-z_]+\.[a-z_]+", node.value)}
     assert recorded, "no audit.record calls found"
     assert recorded - set(ACTIONS) == set(), "add these actions to crm/audit/actions.py"
+
+
+def test_every_record_type_the_code_names_is_offered():
+    named = {node.value for path in (PROJECT_ROOT / "crm").rglob("*.py")
+             for call in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(call, ast.Call)
+             for keyword in call.keywords if keyword.arg == "object_type"
+             for node in ast.walk(keyword.value)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert "startup" in named
+    assert named - set(OBJECT_TYPES) == set(), "add these to OBJECT_TYPES in crm/audit/actions.py"
 
 
 # Pages -----------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ ACTIONS = (
     "user.activated", "user.created", "user.deactivated", "user.email_changed",
     "user.invitation_accepted", "user.invited", "user.password_changed", "user.password_reset",
     "user.preferences_changed", "user.recovery_codes_renewed", "user.role_changed",
+    "user.sessions_ended",
     "user.two_factor_disabled", "user.two_factor_enabled", "user.unlocked",
 )
 
@@ -63,9 +64,9 @@ GROUP_LABELS = {
 }
 
 #: Object types events name (the filter's choices).
-OBJECT_TYPES = ("application", "document", "enrollment", "export_job", "import_job",
-                "outbox_message", "programme", "saved_view", "security_policy", "startup",
-                "startups", "task", "user")
+OBJECT_TYPES = ("application", "consent_record", "contact", "document", "enrollment",
+                "export_job", "import_job", "outbox_message", "programme", "saved_view",
+                "security_policy", "startup", "startups", "task", "user")
 
 WILDCARD = ".*"
 
