@@ -56,7 +56,8 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck))
 
 #: Tables a refused post may still write, and why.
-MAY_CHANGE_ON_REFUSAL = {"audit_events": "refusals and failed sign-ins are audit events"}
+MAY_CHANGE_ON_REFUSAL = {"audit_events": "refusals and failed sign-ins are audit events",
+                         "staff_sessions": "any request keeps its session alive (last seen)"}
 #: Columns a refused post may change: a wrong current password counts towards the lock.
 COUNTERS = {"users": {"failed_logins", "locked_until", "updated_at"}}
 #: POST endpoints no page shows a form for (in the world's state), with the fields they take.
