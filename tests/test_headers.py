@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from crm import create_app
 from crm.core.enums import Role
 from tests import test_route_matrix
-from tests.conftest import CSRF_INPUT, TEST_PASSWORD
+from tests.conftest import csrf_token, login
 from tests.page_forms import get_urls, read_page
 from tests.test_route_matrix import CLIENT_USER
 
@@ -41,9 +41,7 @@ def client_of(app: Flask, https: bool) -> FlaskClient:
 
 def logged_in(app: Flask, email: str, https: bool) -> FlaskClient:
     client = client_of(app, https)
-    token = CSRF_INPUT.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"email": email, "password": TEST_PASSWORD,
-                                           "csrf_token": token})
+    response = login(client, email)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
 
@@ -133,9 +131,8 @@ def test_session_cookie_over_https_is_a_host_cookie(deployment, make_user):
     client = logged_in(app, make_user(Role.VIEWER).email, https)
 
     page = client.get("/tasks/")  # the session cookie works: still logged in
-    response = client.post("/locale", data={
-        "locale": "de", "next": "/tasks/",
-        "csrf_token": CSRF_INPUT.search(page.get_data(as_text=True)).group(1)})
+    response = client.post("/locale", data={"locale": "de", "next": "/tasks/",
+                                            "csrf_token": csrf_token(client, "/tasks/")})
 
     assert page.status_code == 200 and response.status_code == 302
     [cookie] = set_cookies(response)
@@ -151,20 +148,15 @@ def test_session_cookie_over_https_is_a_host_cookie(deployment, make_user):
         assert app.config["REMEMBER_COOKIE_NAME"] == "landing_desk_remember"
 
 
-def test_no_page_has_markup_the_csp_blocks(app, world, client_as):
+def test_no_page_has_markup_the_csp_blocks(app, world):
     """Every page staff (admin and BD manager) or applicants can open, including the steps of
     an application in progress: no inline script, event handler, style or javascript: URL."""
-    admin = app.test_client()
-    bd = app.test_client()
-    for client, user in ((admin, "admin"), (bd, "bd")):
-        token = CSRF_INPUT.search(client.get("/login").get_data(as_text=True)).group(1)
-        client.post("/login", data={"email": world.users[user].email,
-                                    "password": TEST_PASSWORD, "csrf_token": token})
+    admin = logged_in(app, world.users["admin"].email, https=False)
+    bd = logged_in(app, world.users["bd"].email, https=False)
     applicant = app.test_client()
-    token = CSRF_INPUT.search(applicant.get(f"/apply/{world.programme_key}")
-                              .get_data(as_text=True)).group(1)
-    started = applicant.post(f"/apply/{world.programme_key}/start",
-                             data={"email": "applicant@new.example", "csrf_token": token})
+    key = world.programme_key
+    started = applicant.post(f"/apply/{key}/start", data={
+        "email": "applicant@new.example", "csrf_token": csrf_token(applicant, f"/apply/{key}")})
     assert started.status_code == 302
     visits = [(applicant, url) for _endpoint, url in get_urls(app, world, "anonymous")]
     visits += [(applicant, started.headers["Location"])]
@@ -186,10 +178,7 @@ def test_no_page_has_markup_the_csp_blocks(app, world, client_as):
 
 def test_a_role_that_only_reads_sees_no_blocked_markup_either(app, world):
     """The viewer's pages render other branches (no edit forms)."""
-    client = app.test_client()
-    token = CSRF_INPUT.search(client.get("/login").get_data(as_text=True)).group(1)
-    client.post("/login", data={"email": world.users[CLIENT_USER[Role.VIEWER]].email,
-                                "password": TEST_PASSWORD, "csrf_token": token})
+    client = logged_in(app, world.users[CLIENT_USER[Role.VIEWER]].email, https=False)
     blocked = []
     for _endpoint, url in get_urls(app, world, "viewer"):
         response = client.get(url)
