@@ -42,7 +42,7 @@ from tests.conftest import CSRF_INPUT, TEST_PASSWORD
 from tests.factories import definition, make_programme, make_startup
 from tests.page_forms import FormField, PageForm, get_urls, read_page
 from tests.test_intake import fill_in
-from tests.test_route_matrix import IN, ROUTES, SESSION_ROUTES, World
+from tests.test_route_matrix import IN, LOGIN, ROUTES, SESSION_ROUTES, World
 
 world = test_route_matrix.world  # the fixture: two BD managers' records of every kind
 
@@ -64,6 +64,7 @@ COUNTERS = {"users": {"failed_logins", "locked_until", "updated_at"}}
 UNSHOWN_FORMS: dict[str, dict[str, FormField]] = {
     # Links from emails: the world has none, so these answer "this link no longer works".
     "intake.resume": {},
+    "gdpr.withdraw_by_link": {},
     "users.accept_invitation": {"password": FormField("password", "password"),
                                 "confirm": FormField("confirm", "password")},
     "users.reset_password": {"password": FormField("password", "password"),
@@ -370,9 +371,10 @@ ACCESS_OF = {"anonymous": "anonymous", "admin": "admin", "bd": "bd_own"}
 
 
 def actor_of(endpoint: str) -> str | None:
-    """Who posts to the endpoint: the public, or the most senior role the matrix lets in."""
+    """Who posts to the endpoint: the public (also where a link's token decides), or the most
+    senior role the matrix lets in."""
     access = ROUTES[endpoint][0]
-    if endpoint in SESSION_ROUTES or access.anonymous == IN:
+    if endpoint in SESSION_ROUTES or access.anonymous != LOGIN:  # public, or by a link's token
         return "anonymous"
     for name in ("admin", "bd"):
         if getattr(access, ACCESS_OF[name]) == IN:
