@@ -108,8 +108,9 @@ def make_pair(app, db, owner, corridor, *, other_owner=None, both_open=False) ->
             StartupSector(startup_id=other.id, sector="Manufacturing"),
             StartupTag(startup_id=other.id, tag="fair-2026"),
         ])
-        actor = Actor.user(owner)
-        engine.enroll(session, startup=keep, programme=corridor, actor=actor)
+        # Each startup's owner works on it (the engine refuses anyone else).
+        engine.enroll(session, startup=keep, programme=corridor, actor=Actor.user(owner))
+        actor = Actor.user(other_owner or owner)
         first = engine.enroll(session, startup=other, programme=corridor, actor=actor)
         engine.move(session, first, "intake", actor)
         if not both_open:
