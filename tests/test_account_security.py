@@ -217,3 +217,36 @@ def test_an_admin_ends_every_session_of_an_account(app, client_as, db):
     assert not is_logged_in(client)
     assert audit_events(db, "user.sessions_ended")[-1].actor_user_id == admin.id
     assert is_logged_in(admin_client)
+
+
+def test_a_very_long_new_password_is_estimated_without_a_500(client_as):
+    client, _user = client_as(Role.VIEWER)
+    long_passphrase = "orbit lantern thimble cascade " * 20  # 600 characters
+    response = change_password(client, TEST_PASSWORD, long_passphrase)
+    assert response.status_code == 302
+
+
+def test_two_factor_forms_posted_without_two_factor_say_why(client_as):
+    client, _user = client_as(Role.VIEWER)
+    token = csrf_token(client, "/account/security")
+    for path in ("/account/two-factor/disable", "/account/two-factor/recovery-codes"):
+        response = client.post(path, data={"csrf_token": token,
+                                           "current_password": TEST_PASSWORD})
+        assert response.headers["Location"] == "/account/security", path
+        assert flashes(client.get("/account/security").get_data(as_text=True)) == [
+            "Two-factor sign-in is not on for your account."]
+    not_begun = client.post("/account/two-factor", data={
+        "csrf_token": token, "current_password": TEST_PASSWORD, "code": "123456"})
+    assert not_begun.headers["Location"] == "/account/two-factor"
+
+
+def test_ending_other_sessions_with_a_wrong_password_shows_the_message(client_as):
+    client, _user = client_as(Role.VIEWER)  # one session only: the form is not offered
+    assert "End all other sessions" not in client.get("/account/security").get_data(
+        as_text=True)
+    response = client.post("/account/sessions/end-others", data={
+        "csrf_token": csrf_token(client, "/account/security"),
+        "sessions-current_password": "wrong"})
+    assert response.status_code == 422
+    assert field_errors(response.get_data(as_text=True), "sessions-current_password") == [
+        "This is not your current password."]

@@ -133,6 +133,8 @@ def start_two_factor():
 @login_required
 def enable_two_factor():
     user = current_user._get_current_object()
+    if user.has_two_factor or two_factor.secret_of(user) is None:
+        return redirect(url_for("account.two_factor_page"))  # on already, or not begun
     form = EnableTwoFactorForm()
     if _password_confirmed(form):
         codes = credentials.enable_two_factor(get_session(), user, form.code.data,
@@ -145,12 +147,19 @@ def enable_two_factor():
     return _two_factor_setup(form, 422)
 
 
+def _two_factor_is_off():
+    flash(_("Two-factor sign-in is not on for your account."), "info")
+    return redirect(url_for("account.security"))
+
+
 @bp.post("/two-factor/recovery-codes")
 @login_required
 def renew_recovery_codes():
     user = current_user._get_current_object()
+    if not user.has_two_factor:
+        return _two_factor_is_off()
     form = ConfirmPasswordForm()
-    if user.has_two_factor and _password_confirmed(form):
+    if _password_confirmed(form):
         codes = credentials.renew_recovery_codes(get_session(), user, request.remote_addr)
         return render_template("account/recovery_codes.html", codes=codes, new_setup=False)
     return _security_page(422, confirm_form=form)
@@ -165,7 +174,9 @@ def disable_two_factor():
     if policy.current(db).require_two_factor:
         flash(_("The desk requires two-factor sign-in: it cannot be turned off."), "error")
         return redirect(url_for("account.security"))
-    if user.has_two_factor and _password_confirmed(form):
+    if not user.has_two_factor:
+        return _two_factor_is_off()
+    if _password_confirmed(form):
         credentials.disable_two_factor(db, user, user, request.remote_addr)
         sessions.renew(user)
         flash(_("Two-factor sign-in is off."), "success")

@@ -15,7 +15,7 @@ _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
 # zxcvbn's score 3: "safely unguessable", about 10^8 guesses or more (an online attack cannot).
 MIN_PASSWORD_SCORE = 3
-_ESTIMATED_LENGTH = 100  # zxcvbn slows down on long input; a longer passphrase is strong anyway
+_ESTIMATED_LENGTH = 72  # zxcvbn refuses longer input; a longer passphrase is strong anyway
 _SEPARATORS = re.compile(r"[\s.\-_@+]+")
 # Compared against when the user is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("no-such-user-password")
