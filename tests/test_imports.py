@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -310,6 +311,30 @@ def test_a_file_that_cannot_be_imported_is_refused_with_a_message(db, settings, 
     assert count(db, ImportJob) == 0
     folder = settings.upload_folder / "imports"
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def _with_an_entity(workbook: bytes) -> bytes:
+    """The workbook with a DOCTYPE declaring an entity, used in the first sheet's first name."""
+    source, out = zipfile.ZipFile(io.BytesIO(workbook)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = b'<!DOCTYPE worksheet [<!ENTITY injected "INJECTED">]>' + data.replace(
+                    b"Seoul Mobility", b"&injected; Seoul Mobility", 1)
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+def test_a_workbook_declaring_xml_entities_is_refused_unread(db, bd):
+    """openpyxl parses with defusedxml: no entity is expanded, so neither an external one
+    (XXE) nor a "billion laughs" bomb gets anywhere (the standard parser would expand it)."""
+    client, _user = bd
+    hostile = _with_an_entity((DATA / "desk_sheet.xlsx").read_bytes())
+    response = upload(client, content=hostile, filename="leads.xlsx")
+    assert response.status_code == 422
+    assert "The spreadsheet is damaged and cannot be read." in text_of(response)
+    assert count(db, ImportJob) == 0
 
 
 def test_more_than_50000_rows_are_refused_and_exactly_50000_are_taken(db, bd):
