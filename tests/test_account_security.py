@@ -250,3 +250,12 @@ def test_ending_other_sessions_with_a_wrong_password_shows_the_message(client_as
     assert response.status_code == 422
     assert field_errors(response.get_data(as_text=True), "sessions-current_password") == [
         "This is not your current password."]
+
+
+@pytest.mark.parametrize("leaning_on_the_desk", ["Düsseldorf2026!", "LandingDesk2026!"])
+def test_a_new_password_built_on_the_desks_own_words_is_refused(client_as, leaning_on_the_desk):
+    """zxcvbn alone scores these 4 ("very unguessable"); the desk's words make them guessable."""
+    client, _user = client_as(Role.VIEWER)
+    response = change_password(client, TEST_PASSWORD, leaning_on_the_desk)
+    assert field_errors(response.get_data(as_text=True), "password")[0].startswith(
+        "This password is too easy to guess")

@@ -16,6 +16,9 @@ MIN_PASSWORD_LENGTH = 12
 # zxcvbn's score 3: "safely unguessable", about 10^8 guesses or more (an online attack cannot).
 MIN_PASSWORD_SCORE = 3
 _ESTIMATED_LENGTH = 72  # zxcvbn refuses longer input; a longer passphrase is strong anyway
+#: Words of the product and the desk a password must not lean on (ASVS 6.2.11).
+CONTEXT_WORDS = ("Landing Desk", "LandingDesk", "Düsseldorf", "Duesseldorf", "Karnataka",
+                 "Welcome Package", "Innovation Corridor", "startup")
 _SEPARATORS = re.compile(r"[\s.\-_@+]+")
 # Compared against when the user is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("no-such-user-password")
@@ -39,8 +42,9 @@ def needs_rehash(password_hash: str) -> bool:
 def is_guessable(password: str, user_inputs: Iterable[str] = ()) -> bool:
     """Whether a new password is too easy to guess: estimated as typed and without its
     separators ("Jun Park 2026" is as weak as "JunPark2026"), against the user's name and
-    email, word by word."""
-    words = [word for text in user_inputs if text for word in _SEPARATORS.split(text) if word]
+    email and the desk's own words, word by word."""
+    words = [word for text in (*user_inputs, *CONTEXT_WORDS) if text
+             for word in _SEPARATORS.split(text) if word]
     candidates = {password[:_ESTIMATED_LENGTH],
                   _SEPARATORS.sub("", password)[:_ESTIMATED_LENGTH]}
     return any(zxcvbn(candidate, user_inputs=words)["score"] < MIN_PASSWORD_SCORE
