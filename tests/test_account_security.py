@@ -252,10 +252,9 @@ def test_ending_other_sessions_with_a_wrong_password_shows_the_message(client_as
         "This is not your current password."]
 
 
-@pytest.mark.parametrize("leaning_on_the_desk", ["Düsseldorf2026!", "LandingDesk2026!"])
-def test_a_new_password_built_on_the_desks_own_words_is_refused(client_as, leaning_on_the_desk):
-    """zxcvbn alone scores these 4 ("very unguessable"); the desk's words make them guessable."""
+def test_a_new_password_built_on_the_desks_own_words_is_refused(client_as):
+    """zxcvbn alone scores it 4 ("very unguessable"); the desk's words make it guessable."""
     client, _user = client_as(Role.VIEWER)
-    response = change_password(client, TEST_PASSWORD, leaning_on_the_desk)
+    response = change_password(client, TEST_PASSWORD, "Düsseldorf2026!")
     assert field_errors(response.get_data(as_text=True), "password")[0].startswith(
         "This password is too easy to guess")
