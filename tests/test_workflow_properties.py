@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from crm.core.enums import EnrollmentStatus, Language
+from crm.core.enums import EnrollmentStatus, Language, Role
 from crm.startups.models import Contact, Startup
 from crm.workflow import engine
 from crm.workflow.calendar import add_working_days
@@ -83,7 +83,7 @@ class Tracked:
 def test_random_workflows_keep_the_engine_invariants(app, db, make_user):
     programme = make_programme(db)
     owner = make_user(locale=Language.DE)
-    colleague = make_user()
+    colleague = make_user(Role.MANAGER)  # may change any startup (a BD manager only their own)
     engine_of_db = app.extensions["db_engine"]
     actor_for = {"owner": Actor.user(owner), "colleague": Actor.user(colleague),
                  "applicant": Actor.applicant(), "system": Actor.system()}
