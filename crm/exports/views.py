@@ -62,10 +62,8 @@ def download(job_id: int):
     services.record_download(get_session(), job, current_user.id)
     name = services.export_filename(job.file_format, job.finished_at or job.created_at,
                                     current_app.config["SETTINGS"].tz)
-    response = send_file(path, mimetype=services.FORMATS[job.file_format][0], as_attachment=True,
-                         download_name=name, conditional=False, etag=False, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_file(path, mimetype=services.FORMATS[job.file_format][0], as_attachment=True,
+                     download_name=name, conditional=False, etag=False, max_age=0)
 
 
 @bp.post("/<int:job_id>/send-again")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -130,17 +130,10 @@ def index():
     programmes = list(db.scalars(select(Programme).order_by(Programme.name_en)))
     filters = ApplicationFilters.from_args(request.args, programmes)
     rows, next_cursor = application_page(db, filters, request.args.get("after"))
-    return _not_stored(render_template(
+    return render_template(
         "applications/index.html", rows=rows, next_cursor=next_cursor, filters=filters,
         programmes=programmes, statuses=list(ApplicationStatus),
-        paged=bool(request.args.get("after")), locale=_locale()))
-
-
-def _not_stored(page: str):
-    """Applicants' personal data: no copy kept by the browser or a proxy."""
-    response = make_response(page)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+        paged=bool(request.args.get("after")), locale=_locale())
 
 
 # One application -----------------------------------------------------------------------------
@@ -162,12 +155,12 @@ def show(application_id: int):
         .where(Application.id == application.id)).one()
     definition = current_version(db, programme).parsed if programme.current_version else None
     locale = _locale()
-    return _not_stored(render_template(
+    return render_template(
         "applications/show.html", application=application, programme=programme,
         sections=answer_sections(application, definition, locale),
         documents=documents_of(db, application.id), startup_name=startup_name,
         invited_by_name=invited_by_name, owner_name=owner_name,
-        step_title=STEP_TITLES.get(application.step, application.step), locale=locale))
+        step_title=STEP_TITLES.get(application.step, application.step), locale=locale)
 
 
 # Invitations -------------------------------------------------------------------------------

@@ -36,24 +36,17 @@ EMAIL_HTML_POLICY = ("sandbox; default-src 'none'; img-src data:; style-src 'uns
                      "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 
 
-def _not_stored(response):
-    """Recipients and what they are told: no copy kept by the browser or a proxy."""
-    response = make_response(response)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 @bp.get("/")
 @role_required(Role.ADMIN)
 def index():
     db = get_session()
     status = parse_enum(OutboxStatus, request.args.get("status"))
     messages, next_before = queries.message_page(db, status, request.args.get("before", type=int))
-    return _not_stored(render_template(
+    return render_template(
         "admin/outbox.html", messages=messages, next_before=next_before, status=status,
         statuses=list(OutboxStatus), summary=queries.outbox_summary(db, utcnow()),
         paged="before" in request.args,
-        smtp_configured=bool(current_app.config["SETTINGS"].smtp_url)))
+        smtp_configured=bool(current_app.config["SETTINGS"].smtp_url))
 
 
 @bp.get("/<int:message_id>")
@@ -61,12 +54,12 @@ def index():
 def show(message_id: int):
     message = get_or_404(OutboxMessage, message_id)
     attachments = queries.attachments_of(get_session(), message.id)
-    return _not_stored(render_template(
+    return render_template(
         "admin/outbox_message.html", message=message, attachments=attachments,
         headers=preview.sent_headers(message, attachments, current_app.config["SETTINGS"],
                                      utcnow()),
         filename_of=attachment_filename, retryable=services.can_retry(message),
-        template_error=message.dedupe_key.startswith(services.TEMPLATE_ERROR_PREFIX)))
+        template_error=message.dedupe_key.startswith(services.TEMPLATE_ERROR_PREFIX))
 
 
 @bp.get("/<int:message_id>/html")
@@ -77,7 +70,7 @@ def html(message_id: int):
         abort(404)
     body = preview.html_with_inline_images(
         message.body_html, queries.attachments_of(get_session(), message.id))
-    response = _not_stored(body)
+    response = make_response(body)
     response.headers["Content-Security-Policy"] = EMAIL_HTML_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
@@ -91,9 +84,9 @@ def attachment(message_id: int, attachment_id: int):
     if file is None:
         abort(404)
     # Always a download, never rendered in our origin, whatever its type.
-    return _not_stored(send_file(
+    return send_file(
         io.BytesIO(file.content), mimetype="application/octet-stream", as_attachment=True,
-        download_name=attachment_filename(file), conditional=False, etag=False, max_age=0))
+        download_name=attachment_filename(file), conditional=False, etag=False, max_age=0)
 
 
 @bp.post("/<int:message_id>/retry")

@@ -59,6 +59,4 @@ def trend_chart(week: str):
                           last_weeks(period, TREND_WEEKS))
     with force_locale(str(current_user.locale)):
         png = trend_chart_png(trend)
-    response = Response(png, mimetype="image/png")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return Response(png, mimetype="image/png")

@@ -256,8 +256,5 @@ def export_view():
 
 
 def _send(export: exports.InlineExport):
-    response = send_file(BytesIO(export.content), mimetype=export.mimetype, as_attachment=True,
-                         download_name=export.filename, max_age=0, etag=False,
-                         conditional=False)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_file(BytesIO(export.content), mimetype=export.mimetype, as_attachment=True,
+                     download_name=export.filename, max_age=0, etag=False, conditional=False)
