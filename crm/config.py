@@ -60,10 +60,12 @@ class Settings(BaseSettings):
     intake_rate_limit: str = "5 per minute;30 per hour"
     # Retention (crm/gdpr/retention.py): unsubmitted drafts untouched this long are deleted;
     # documents of withdrawn or rejected applications and enrollments this long after closing;
-    # audit events (they hold IP addresses) this long after they happened.
+    # audit events (they hold IP addresses) this long after they happened; list exports this
+    # long after they were asked for.
     retention_draft_days: int = Field(default=90, ge=1)
     retention_rejected_documents_days: int = Field(default=180, ge=1)
     audit_retention_days: int = Field(default=730, ge=1)
+    retention_export_days: int = Field(default=14, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -18,6 +18,8 @@ from crm.core.enums import ApplicationStatus, Role
 from crm.db import get_session
 from crm.documents.models import Document
 from crm.documents.services import path_of, store_document
+from crm.exports import services as export_services
+from crm.exports.models import ExportJob
 from crm.gdpr import retention
 from crm.gdpr.models import RetentionRun
 from crm.intake.models import Application
@@ -195,3 +197,30 @@ def test_a_worker_runs_the_scheduled_retention_job(app, db, settings):
     assert run.deleted == {"audit_events": 1} and run.error is None
     with Session(app.extensions["db_engine"]) as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_list_exports_go_with_their_files_two_weeks_after_they_were_asked_for(
+        app, db, make_user):
+    user = make_user(Role.MANAGER)
+    make_startup(db, "Chennai Agritech", country="IN", contact_email=None)
+    asked = utcnow()
+    with app.app_context():
+        session = get_session()
+        old = ExportJob(user_id=user.id, query="q=Chennai", file_format="csv",
+                        created_at=asked - timedelta(days=14, minutes=1))
+        recent = ExportJob(user_id=user.id, query="", file_format="csv",
+                           created_at=asked - timedelta(days=13))
+        session.add_all([old, recent])
+        session.commit()
+        old_file = export_services.path_of(export_services.run_export_job(session, old.id))
+        recent_file = export_services.path_of(export_services.run_export_job(session, recent.id))
+        session.commit()
+        old_id, recent_id = old.id, recent.id
+    assert old_file.is_file() and recent_file.is_file()
+
+    run = _run(app, retention.OLD_EXPORTS, now=asked)
+
+    assert run.deleted == {"exports": 1, "files": 1} and run.error is None
+    assert not old_file.exists() and recent_file.is_file()
+    assert fresh(db).get(ExportJob, old_id) is None and db.get(ExportJob, recent_id)
+    assert _run(app, retention.OLD_EXPORTS, now=asked).deleted == {}  # nothing twice

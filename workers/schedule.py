@@ -47,4 +47,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "args": ("old_audit_events",),
         "options": {"expires": 3600},
     },
+    "retention-old-exports": {
+        "task": "workers.retention.run_retention_job",
+        "schedule": crontab(minute=40, hour=3),
+        "args": ("old_exports",),
+        "options": {"expires": 3600},
+    },
 }

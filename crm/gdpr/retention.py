@@ -8,6 +8,9 @@
   with an open, landed or recently closed enrollment keeps its documents; so does a restricted
   one (GDPR Art. 18).
 - old_audit_events: audit events older than AUDIT_RETENTION_DAYS (730); they hold IP addresses.
+- old_exports: list exports written by a worker, RETENTION_EXPORT_DAYS (14) after they were
+  asked for: the file (names, addresses of founders) and the job with its view's query
+  string (which may hold a search term) go; who exported what stays in the audit trail.
 
 Each job deletes in batches and commits each one: a worker killed mid-run loses at most the
 batch in hand, and the next run picks up what is still due (the jobs are driven by what is in
@@ -30,8 +33,11 @@ from crm.config import Settings
 from crm.core.audit import AuditEvent
 from crm.core.clock import utcnow
 from crm.core.enums import ApplicationStatus, EnrollmentStatus
+from crm.core.uploads import delete_when_committed
 from crm.documents.models import Document
 from crm.documents.services import delete_document
+from crm.exports import services as export_services
+from crm.exports.models import ExportJob
 from crm.gdpr.erasure import scrub_messages
 from crm.gdpr.models import RetentionRun
 from crm.intake.models import Application
@@ -45,6 +51,7 @@ BATCH = 200
 STALE_DRAFTS = "stale_drafts"
 CLOSED_DOCUMENTS = "closed_documents"
 OLD_AUDIT_EVENTS = "old_audit_events"
+OLD_EXPORTS = "old_exports"
 RESUME_PATH = "/apply/resume/"
 
 Batches = Iterator[Counter[str]]
@@ -139,6 +146,24 @@ def _old_audit_events(db: Session, now: datetime, settings: Settings, batch: int
         yield Counter(audit_events=len(ids))
 
 
+def _old_exports(db: Session, now: datetime, settings: Settings, batch: int) -> Batches:
+    cutoff = now - timedelta(days=settings.retention_export_days)
+    while True:
+        jobs = list(db.scalars(select(ExportJob).where(ExportJob.created_at < cutoff)
+                               .order_by(ExportJob.id).limit(batch)))
+        if not jobs:
+            return
+        files = 0
+        for job in jobs:
+            path = export_services.path_of(job)
+            if path is not None:
+                delete_when_committed(db, path)
+                files += 1
+            db.delete(job)
+        db.flush()
+        yield Counter(exports=len(jobs), files=files)
+
+
 def _delete_documents(db: Session, conditions: list, limit: int | None = None) -> int:
     """Delete matching documents (rows now, files once the batch commits); how many."""
     query = select(Document).where(*conditions).order_by(Document.id)
@@ -152,4 +177,5 @@ JOBS: dict[str, Callable[[Session, datetime, Settings, int], Batches]] = {
     STALE_DRAFTS: _stale_drafts,
     CLOSED_DOCUMENTS: _closed_documents,
     OLD_AUDIT_EVENTS: _old_audit_events,
+    OLD_EXPORTS: _old_exports,
 }
