@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from bench import fake
 from bench.histories import ProgrammePlan
-from crm.core.audit import AuditEvent
+from crm.core.clock import set_clock
 from crm.core.enums import Language, ReminderDelivery, Role
 from crm.programmes.models import Programme, ProgrammeVersion
 from crm.programmes.services import load_directory
@@ -68,10 +68,14 @@ def create_staff(db: Session, rng: Random, count: int, password_hash: str,
 
 def load_programmes(db: Session, loaded_at: datetime) -> list[ProgrammePlan]:
     """The four programme definitions, loaded as `crm programmes load` does, dated back."""
-    results = load_directory(db)
+    set_clock(lambda: loaded_at)  # the audit events say so too (they cannot be changed later)
+    try:
+        results = load_directory(db)
+        db.flush()
+    finally:
+        set_clock(None)
     for model in (Programme, ProgrammeVersion):
         db.execute(update(model).values(created_at=loaded_at))
     db.execute(update(Programme).values(updated_at=loaded_at))
-    db.execute(update(AuditEvent).values(occurred_at=loaded_at))
     return [ProgrammePlan(result.programme.key, result.programme.id, result.version.id,
                           result.version.parsed) for result in results]

@@ -22,6 +22,8 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         RATELIMIT_STORAGE_URI=settings.effective_ratelimit_storage_url,
         RATELIMIT_STRATEGY="moving-window",
+        # Said every time: the one Limiter object keeps the last app's choice otherwise.
+        RATELIMIT_ENABLED=True,
         TESTING=settings.env == "test",
     )
     app.config.update(config_overrides)

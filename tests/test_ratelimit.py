@@ -9,6 +9,7 @@ import redis
 
 from crm import create_app
 from crm.db import get_session
+from crm.extensions import limiter
 from tests.conftest import csrf_token, empty_tables
 from tests.factories import definition, make_programme
 
@@ -58,3 +59,14 @@ def test_starting_an_application_counts_in_redis(settings, redis_url):
         assert redis.Redis.from_url(redis_url).keys(f"*{address}*")
     finally:
         empty_tables(app)
+
+
+def test_an_app_made_without_limits_leaves_the_next_app_limited(settings):
+    """The Limiter is one object shared by every app of the process: turning it off for one
+    (the fuzz suite does) must not leave it off for the apps made after."""
+    unlimited = create_app(settings, RATELIMIT_ENABLED=False)
+    assert not limiter.enabled
+    limited = create_app(settings)
+    assert limiter.enabled
+    for made in (unlimited, limited):
+        made.extensions["db_engine"].dispose()
