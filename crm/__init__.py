@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_openapi3 import Info, OpenAPI
 
 from crm.config import PROJECT_ROOT, Settings, load_settings
 
@@ -11,8 +12,19 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     """Build the web app from `settings` (default: the environment)."""
     settings = settings or load_settings()
     settings.check_production_safety()
-    app = Flask(
+    from crm.api.blueprint import SECURITY_SCHEMES
+    from crm.api.problems import Problem, validation_problem
+
+    # Flask with an OpenAPI description of /api/v1 built from its routes' pydantic models.
+    app = OpenAPI(
         __name__,
+        info=Info(title="Landing Desk API", version="1.0.0",
+                  description="Startups, contacts, programmes, enrollments, activities, tasks "
+                              "and intake submissions. Errors are RFC 9457 problem details."),
+        security_schemes=SECURITY_SCHEMES,
+        doc_ui=False,  # our own docs page (crm/api/meta.py): no inline script, no CDN
+        validation_error_model=Problem,
+        validation_error_callback=validation_problem,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder="static",
     )
@@ -55,12 +67,14 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     templating.init_app(app)
 
 
-def _register_blueprints(app: Flask) -> None:
+def _register_blueprints(app: OpenAPI) -> None:
+    from crm.api.routes import api
     from crm.audit.views import bp as audit_bp
     from crm.core.health import bp as health_bp
     from crm.documents.views import bp as documents_bp
     from crm.duplicates.views import bp as duplicates_bp
     from crm.exports.views import bp as exports_bp
+    from crm.extensions import csrf
     from crm.gdpr.views import bp as gdpr_bp
     from crm.imports.views import bp as imports_bp
     from crm.intake.staff_views import bp as applications_bp
@@ -86,3 +100,5 @@ def _register_blueprints(app: Flask) -> None:
                       intake_bp, applications_bp, outbox_bp, weekly_reports_bp, audit_bp,
                       gdpr_bp):
         app.register_blueprint(blueprint)
+    app.register_api(api)
+    csrf.exempt(api)  # tokens, not cookies: nothing a forged cross-site request could carry

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(default=12, ge=1)
     # Per IP, on starting an application, asking for a link and submitting.
     intake_rate_limit: str = "5 per minute;30 per hour"
+    # Per API token (per IP for requests without one).
+    api_rate_limit: str = "300 per minute;10000 per hour"
     # Retention (crm/gdpr/retention.py): unsubmitted drafts untouched this long are deleted;
     # documents of withdrawn or rejected applications and enrollments this long after closing;
     # audit events (they hold IP addresses) this long after they happened; list exports this

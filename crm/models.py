@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from crm.api.models import ApiToken
 from crm.core.audit import AuditEvent
 from crm.core.heartbeat import ServiceHeartbeat
 from crm.documents.models import Document
@@ -30,12 +31,14 @@ from crm.users.models import (
     StaffSession,
     User,
 )
+from crm.webhooks.models import WebhookDelivery, WebhookEndpoint
 from crm.workflow.models import ChecklistItem, Enrollment, StageEvent
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Activity",
+    "ApiToken",
     "Application",
     "AuditEvent",
     "ChecklistItem",
@@ -66,5 +69,7 @@ __all__ = [
     "StartupTag",
     "Task",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -26,7 +26,7 @@ from crm.models import metadata
 from crm.users.models import User
 from crm.users.services import create_user
 
-pytest_plugins = ["tests.smtp"]  # the smtp_server fixture: a real aiosmtpd server
+pytest_plugins = ["tests.smtp", "tests.api"]  # smtp_server: a real aiosmtpd server; api_as
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105

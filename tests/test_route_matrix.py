@@ -258,6 +258,19 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "gdpr.request_withdrawal_link": (PUBLIC, _no_args),
 }
 
+#: The API takes tokens, never the session: with a session every role is a stranger there
+#: (401); tests/test_api_access.py is the API's own matrix, by token.
+TOKEN_ONLY = Access(viewer=LOGIN, bd_own=LOGIN, bd_other=LOGIN, manager=LOGIN, admin=LOGIN)
+
+
+def all_routes() -> dict[str, tuple[Access, ArgsOf]]:
+    """ROUTES and the API's endpoints (listed in tests/test_api_access.py)."""
+    from tests.test_api_access import OPERATIONS
+
+    return {**ROUTES, **{endpoint: (operation.access if operation.access is PUBLIC
+                                    else TOKEN_ONLY, operation.args_of)
+                         for endpoint, operation in OPERATIONS.items()}}
+
 #: Routes that change the caller's own session are called anonymously only (test_auth has more).
 SESSION_ROUTES = {"users.login", "users.logout", "users.change_locale",
                   "users.accept_invitation", "users.second_factor", "users.forgot_password",
@@ -305,6 +318,11 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
 
 @pytest.fixture
 def world(app, make_user) -> World:
+    return build_world(app, make_user)
+
+
+def build_world(app, make_user) -> World:
+    """Two BD managers' records, and a user of every role (tests/test_api_access.py too)."""
     users = {
         "viewer": make_user(Role.VIEWER), "bd": make_user(Role.BD_MANAGER),
         "other_bd": make_user(Role.BD_MANAGER), "manager": make_user(Role.MANAGER),
@@ -337,9 +355,9 @@ def _answer(response) -> str:
 
 
 def test_every_route_is_in_the_matrix(app):
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert endpoints - set(ROUTES) == set(), "add these routes to ROUTES with who may use them"
-    assert set(ROUTES) - endpoints == set(), "these routes no longer exist"
+    endpoints, routes = {rule.endpoint for rule in app.url_map.iter_rules()}, all_routes()
+    assert endpoints - set(routes) == set(), "add these routes to ROUTES with who may use them"
+    assert set(routes) - endpoints == set(), "these routes no longer exist"
 
 
 @pytest.mark.parametrize("role", ROLES, ids=str)
@@ -348,11 +366,11 @@ def test_each_role_gets_the_expected_answer_on_own_and_others_records(app, world
     if role != ANONYMOUS:
         assert login(client, world.users[CLIENT_USER[role]].email).status_code == 302
     token = csrf_token(client, "/login" if role == ANONYMOUS else "/tasks/")
-    wrong = []
+    wrong, routes = [], all_routes()
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.endpoint):
         if rule.endpoint in SESSION_ROUTES and role != ANONYMOUS:
             continue
-        access, args_of = ROUTES[rule.endpoint]
+        access, args_of = routes[rule.endpoint]
         for whose in ("own", "other"):
             with app.test_request_context():
                 url = url_for(rule.endpoint, **args_of(world, whose))

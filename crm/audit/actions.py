@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 ACTIONS = (
     "access.denied",
     "activity.logged",
+    "api_token.created", "api_token.revoked",
     "application.invited", "application.started", "application.submitted",
     "application.withdrawn",
     "audit.exported",
@@ -42,6 +43,7 @@ ACTIONS = (
 GROUP_LABELS = {
     "access": _l("Refused access"),
     "activity": _l("Activities"),
+    "api_token": _l("API tokens"),
     "application": _l("Applications"),
     "audit": _l("Audit trail"),
     "auth": _l("Sign-in"),
@@ -64,9 +66,10 @@ GROUP_LABELS = {
 }
 
 #: Object types events name (the filter's choices).
-OBJECT_TYPES = ("application", "consent_record", "contact", "document", "enrollment",
-                "export_job", "import_job", "outbox_message", "programme", "saved_view",
-                "security_policy", "startup", "startups", "task", "user")
+OBJECT_TYPES = ("api_token", "application", "consent_record", "contact", "document",
+                "enrollment", "export_job", "import_job", "outbox_message", "programme",
+                "saved_view", "security_policy", "startup", "startups", "task", "user",
+                "webhook_endpoint")
 
 WILDCARD = ".*"
 

@@ -7,6 +7,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from crm.api.problems import is_api_request, problem_response
+
 ERROR_TEXTS = {
     400: (_l("Bad request"), _l("The request could not be understood. Please try again.")),
     401: (_l("Please log in"), _l("You need to log in to see this page.")),
@@ -23,6 +25,8 @@ ERROR_TEXTS = {
 
 
 def render_error(status: int, message: str | None = None):
+    if is_api_request():
+        return problem_response(status, message)
     title, text = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
     if request.accept_mimetypes.best == "application/json":
         return {"error": str(title), "message": str(message or text)}, status

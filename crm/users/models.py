@@ -119,4 +119,7 @@ class SecurityPolicy(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     require_two_factor: bool = Field(default=False)
+    # Webhooks to loopback, private and link-local addresses (an intranet system): refused
+    # unless an admin allows them (SSRF, crm/webhooks/addresses.py).
+    webhooks_allow_private: bool = Field(default=False)
     updated_at: datetime | None = timestamp_field(nullable=True)  # who: the audit event

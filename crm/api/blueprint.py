@@ -1,0 +1,107 @@
+"""The /api/v1 blueprint: every request authenticated by a bearer token with the scope its
+method needs, rate limited per token, bodies read as JSON of at most 1 MiB; every error a
+problem details body (crm/api/problems.py)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app, g, request
+from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from crm.api import tokens
+from crm.api.problems import ApiProblem, from_exception
+from crm.db import get_session
+from crm.extensions import limiter
+from crm.users.models import User
+
+MAX_BODY_BYTES = 1024 * 1024
+BEARER = "bearerAuth"
+SECURITY = [{BEARER: []}]
+SECURITY_SCHEMES = {BEARER: {"type": "http", "scheme": "bearer",
+                             "description": "An API token from Account → API tokens."}}
+_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+#: Endpoints anyone may read: the description of the API and its docs page.
+PUBLIC_ENDPOINTS = {"api.openapi_json", "api.docs"}
+
+api = APIBlueprint("api", __name__, url_prefix="/api/v1", abp_security=SECURITY)
+
+
+def tag(name: str, description: str) -> list[Tag]:
+    return [Tag(name=name, description=description)]
+
+
+def _rate_limit_key() -> str:
+    """The presented token (hashed: keys are stored), else the caller's address."""
+    presented = _presented_token()
+    if presented:
+        return "token:" + hashlib.sha256(presented.encode()).hexdigest()[:32]
+    return "ip:" + (request.remote_addr or "-")
+
+
+def _rate_limit() -> str:
+    return current_app.config["SETTINGS"].api_rate_limit
+
+
+limiter.limit(_rate_limit, key_func=_rate_limit_key)(api)
+
+
+def _presented_token() -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+@api.before_request
+def _authenticate() -> None:
+    """The token's user becomes `current_user` for this request (no session, no cookie)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    presented = _presented_token()
+    if presented is None:
+        raise ApiProblem(401, "Send an API token: Authorization: Bearer <token>.",
+                         kind="unauthenticated",
+                         headers={"WWW-Authenticate": 'Bearer realm="landing-desk"'})
+    found = tokens.authenticate(get_session(), presented)
+    if found is None:
+        raise ApiProblem(401, "The token is unknown, expired or revoked.", kind="invalid-token",
+                         headers={"WWW-Authenticate":
+                                  'Bearer realm="landing-desk", error="invalid_token"'})
+    needed = tokens.READ if request.method in _READ_METHODS else tokens.WRITE
+    if not tokens.has_scope(found.token, needed):
+        raise ApiProblem(403, f"This token lacks the {needed} scope.", kind="insufficient-scope",
+                         headers={"WWW-Authenticate":
+                                  f'Bearer realm="landing-desk", error="insufficient_scope", '
+                                  f'scope="{needed}"'})
+    g.api_token = found.token
+    g._login_user = found.user  # Flask-Login's slot: current_user for services and audit
+
+
+@api.before_request
+def _read_json_body() -> None:
+    """A body must be JSON (parsed here, once): too large is 413, malformed 400."""
+    if request.method in _READ_METHODS or request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    request.max_content_length = MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large")
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return  # no body: the operation's model says whether it needs one
+    if not request.is_json:
+        raise ApiProblem(415, "Send the body as application/json.", kind="unsupported-media-type")
+    try:
+        request.get_json()
+    except RequestEntityTooLarge:
+        raise ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large") from None
+    except BadRequest:
+        raise ApiProblem(400, "The body is not valid JSON.", kind="malformed-json") from None
+
+
+@api.errorhandler(ApiProblem)
+def _problem(error: ApiProblem):
+    return from_exception(error)
+
+
+def actor() -> User:
+    """The user the request's token belongs to."""
+    return g._login_user

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, signed deliveries through a worker outbox, SSRF checks."""
