@@ -202,9 +202,11 @@ def demo_logins() -> None:
 
 def _add_domain_commands() -> None:
     """Command groups that live with their domain."""
+    from crm.api.commands import api
     from crm.reminders.commands import reminders
     from crm.reports.commands import report
 
+    cli.add_command(api)
     cli.add_command(reminders)
     cli.add_command(report)
 
