@@ -10,6 +10,7 @@ from typing import TypeVar
 from flask import Flask, Response, abort, current_app
 from flask.globals import app_ctx
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import scoped_session
 from sqlmodel import Session
@@ -89,6 +90,13 @@ def _commit_successful_request(response: Response) -> Response:
 
 def _remove_session(_exception: BaseException | None) -> None:
     _sessions.remove()
+
+
+def insert_skipping_duplicates(db: Session, model):
+    """`INSERT … ON CONFLICT (dedupe_key) DO NOTHING` on PostgreSQL or SQLite: the insert that
+    loses a race with a concurrent one does nothing (it waits for the other to commit)."""
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 def get_or_404(model: type[T], ident: int) -> T:

@@ -20,13 +20,14 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from crm.core.enums import ApplicationStatus, EnrollmentStatus, ReminderKind, Role
 from crm.core.types import UTCDateTime
+from crm.db import insert_skipping_duplicates
 from crm.intake.drafts import closed_reason, intake_of
 from crm.intake.models import Application
 from crm.programmes.models import Programme, ProgrammeVersion
@@ -116,13 +117,6 @@ def _insert_unnested(owed: list[Owed], now: datetime):
 
 def _plain(value):
     return value.value if isinstance(value, ReminderKind) else value
-
-
-def insert_skipping_duplicates(db: Session, model):
-    """`INSERT … ON CONFLICT (dedupe_key) DO NOTHING` on PostgreSQL or SQLite: the insert that
-    loses a race with a concurrent one does nothing (it waits for the other to commit)."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return insert(model).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 # Moments in working days ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from crm.config import Settings
 from crm.core.enums import Language, OutboxStatus, ReminderDelivery, ReminderKind, parse_enum
+from crm.db import insert_skipping_duplicates
 from crm.intake.drafts import new_resume_link
 from crm.outbox.models import OutboxMessage
 from crm.outbox.services import (
@@ -28,7 +29,6 @@ from crm.outbox.services import (
     queued_ids,
     render_email,
 )
-from crm.reminders.due import insert_skipping_duplicates
 from crm.reminders.lines import ReminderLine, describe
 from crm.reminders.models import Reminder
 from crm.startups.models import Task
