@@ -73,6 +73,14 @@ OPERATIONS: dict[str, Operation] = {
     "api.change_startup": Operation(
         EDITOR_OF_RECORD, _record("startup", "startup_id"),
         lambda world, whose: {"city": "Düsseldorf", "version": 1}),
+    "api.list_contacts": Operation(STAFF, _record("startup", "startup_id")),
+    "api.create_contact": Operation(EDITOR_OF_RECORD, _record("startup", "startup_id"),
+                                    lambda world, whose: {"name": f"Matrix {whose}"}),
+    "api.show_contact": Operation(STAFF, _record("contact", "contact_id")),
+    "api.change_contact": Operation(EDITOR_OF_RECORD, _record("contact", "contact_id"),
+                                    lambda world, whose: {"role": "CEO", "version": 1}),
+    # No If-Match: 428 for those who may remove it, 403 before that for the others.
+    "api.delete_contact": Operation(EDITOR_OF_RECORD, _record("contact", "contact_id")),
 }
 
 
