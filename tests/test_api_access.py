@@ -73,6 +73,14 @@ OPERATIONS: dict[str, Operation] = {
     "api.change_startup": Operation(
         EDITOR_OF_RECORD, _record("startup", "startup_id"),
         lambda world, whose: {"city": "Düsseldorf", "version": 1}),
+    "api.list_enrollments": Operation(STAFF),
+    "api.show_enrollment": Operation(STAFF, _record("enrollment", "enrollment_id")),
+    # The world's startups are enrolled already: 409 for those who may, 403 for the others.
+    "api.create_enrollment": Operation(
+        EDITOR_OF_RECORD, body_of=lambda world, whose: {
+            "startup_id": world.of(whose)["startup"], "programme": world.programme_key}),
+    "api.move_enrollment": Operation(EDITOR_OF_RECORD, _record("enrollment", "enrollment_id"),
+                                     lambda world, whose: {"to_stage": "intake"}),
     "api.list_contacts": Operation(STAFF, _record("startup", "startup_id")),
     "api.create_contact": Operation(EDITOR_OF_RECORD, _record("startup", "startup_id"),
                                     lambda world, whose: {"name": f"Matrix {whose}"}),
