@@ -89,6 +89,8 @@ OPERATIONS: dict[str, Operation] = {
                                     lambda world, whose: {"role": "CEO", "version": 1}),
     # No If-Match: 428 for those who may remove it, 403 before that for the others.
     "api.delete_contact": Operation(EDITOR_OF_RECORD, _record("contact", "contact_id")),
+    "api.list_programmes": Operation(STAFF),
+    "api.show_programme": Operation(STAFF, lambda world, whose: {"key": world.programme_key}),
 }
 
 
