@@ -8,6 +8,7 @@ the role and ownership checks (a conflict or a refused value is "in"), not only 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from flask import url_for
 
 from crm.core.enums import Role
+from crm.intake.submission import CONSENT_VERSION
 from tests.api import issue_token
 from tests.test_route_matrix import (
     DENIED,
@@ -25,6 +27,7 @@ from tests.test_route_matrix import (
     LOGIN,
     MISSING,
     PUBLIC,
+    SMALL_PDF,
     STAFF,
     Access,
     World,
@@ -81,6 +84,15 @@ OPERATIONS: dict[str, Operation] = {
             "startup_id": world.of(whose)["startup"], "programme": world.programme_key}),
     "api.move_enrollment": Operation(EDITOR_OF_RECORD, _record("enrollment", "enrollment_id"),
                                      lambda world, whose: {"to_stage": "intake"}),
+    # A whole application to the world's programme (its form asks the built-in questions).
+    "api.submit_intake": Operation(EDITORS, body_of=lambda world, whose: {
+        "programme": world.programme_key, "email": f"{whose}@apply.example",
+        "company": {"name": f"Matrix {whose}", "country": "DE", "description": "Robots."},
+        "people": [{"name": "Asha Rao", "email": f"{whose}@apply.example"}],
+        "plans": {"timeline": "later"},
+        "pitch_deck": {"filename": "deck.pdf",
+                       "content_base64": base64.b64encode(SMALL_PDF).decode()},
+        "consent": True, "consent_text_version": CONSENT_VERSION}),
     "api.list_contacts": Operation(STAFF, _record("startup", "startup_id")),
     "api.create_contact": Operation(EDITOR_OF_RECORD, _record("startup", "startup_id"),
                                     lambda world, whose: {"name": f"Matrix {whose}"}),

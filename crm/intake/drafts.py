@@ -76,9 +76,10 @@ def open_programmes(db: Session, now: datetime | None = None) -> list[Programme]
 
 def start_application(db: Session, programme: Programme, *, email: str, locale: Language,
                       answers: dict[str, Any] | None = None, startup_id: int | None = None,
-                      invited_by_id: int | None = None,
+                      invited_by_id: int | None = None, send_link: bool = True,
                       now: datetime | None = None) -> Application:
-    """A new draft for this address, and an email with the link to continue it anywhere."""
+    """A new draft for this address, and an email with the link to continue it anywhere
+    (not `send_link`: a draft filled in and submitted at once, by the API, needs none)."""
     now = now or utcnow()
     application = Application(programme_id=programme.id, email=email, locale=locale,
                               answers=answers or {}, last_activity_at=now,
@@ -86,9 +87,10 @@ def start_application(db: Session, programme: Programme, *, email: str, locale: 
     application.step = next_step(application)
     db.add(application)
     db.flush()
-    send_resume_link(db, application, programme,
-                     template="intake/invitation" if invited_by_id else "intake/resume_link",
-                     now=now)
+    if send_link:
+        send_resume_link(db, application, programme,
+                         template="intake/invitation" if invited_by_id else "intake/resume_link",
+                         now=now)
     audit.record(db, "application.invited" if invited_by_id else "application.started",
                  actor_user_id=invited_by_id, object_type="application",
                  object_id=application.id, programme_id=programme.id, startup_id=startup_id)
