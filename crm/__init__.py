@@ -69,6 +69,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: OpenAPI) -> None:
     from crm.api.routes import api
+    from crm.api.token_views import bp as api_tokens_bp
     from crm.audit.views import bp as audit_bp
     from crm.core.health import bp as health_bp
     from crm.documents.views import bp as documents_bp
@@ -100,5 +101,6 @@ def _register_blueprints(app: OpenAPI) -> None:
                       intake_bp, applications_bp, outbox_bp, weekly_reports_bp, audit_bp,
                       gdpr_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(api_tokens_bp)  # the token pages, under /account and /admin
     app.register_api(api)
     csrf.exempt(api)  # tokens, not cookies: nothing a forged cross-site request could carry

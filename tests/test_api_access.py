@@ -68,6 +68,7 @@ class Operation:
 #: endpoint -> who may call it (with a token of their own), its URL arguments and a body.
 OPERATIONS: dict[str, Operation] = {
     "api.openapi_json": Operation(PUBLIC),
+    "api.docs": Operation(PUBLIC),
     "api.list_startups_api": Operation(STAFF),
     "api.show_startup": Operation(STAFF, _record("startup", "startup_id")),
     "api.create_startup": Operation(

@@ -109,6 +109,15 @@ def _record(name: str, argument: str) -> Callable[[World, str], dict]:
 
 
 ArgsOf = Callable[[World, str], dict]
+#: A record no one has (to staff: 404), and one only admins may look for.
+NOBODYS = Access(viewer=MISSING, bd_own=MISSING, bd_other=MISSING, manager=MISSING, admin=MISSING)
+ADMINS_MISSING = Access(viewer=DENIED, bd_own=DENIED, bd_other=DENIED, manager=DENIED,
+                        admin=MISSING)
+
+
+def _no_token(world: World, whose: str) -> dict:
+    return {"token_id": 2**31 - 1}
+
 
 #: endpoint -> (who may use it, the URL arguments for own or another's record)
 ROUTES: dict[str, tuple[Access, ArgsOf]] = {
@@ -132,6 +141,15 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "account.renew_recovery_codes": (STAFF, _no_args),
     "account.disable_two_factor": (STAFF, _no_args),
     "account.end_other_sessions": (STAFF, _no_args),
+    # One's own API tokens, whatever the role; the world holds none, so a token id names
+    # nothing (tests/test_api_tokens.py revokes real ones, one's own and, as admin, others').
+    "api_tokens.index": (STAFF, _no_args),
+    "api_tokens.create": (STAFF, _no_args),
+    "api_tokens.confirm_revoke": (NOBODYS, _no_token),
+    "api_tokens.revoke": (NOBODYS, _no_token),
+    "api_tokens.admin_index": (ADMINS, _no_args),
+    "api_tokens.admin_confirm_revoke": (ADMINS_MISSING, _no_token),
+    "api_tokens.admin_revoke": (ADMINS_MISSING, _no_token),
     # An unknown token gets the "invitation no longer valid" page.
     "users.accept_invitation": (Access(anonymous=MISSING),
                                 lambda world, whose: {"token": "not-a-token"}),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request, session
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
@@ -95,6 +95,14 @@ def _read_json_body() -> None:
         raise ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large") from None
     except BadRequest:
         raise ApiProblem(400, "The body is not valid JSON.", kind="malformed-json") from None
+
+
+@api.after_request
+def _no_cookie(response: Response) -> Response:
+    """The API sets no cookie, its docs page included: what a request put in the session
+    (the layout's CSRF token, a session ended meanwhile) is not saved."""
+    session.modified = False
+    return response
 
 
 @api.errorhandler(ApiProblem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from crm.api.problems import is_api_request, problem_response
 
@@ -24,9 +24,9 @@ ERROR_TEXTS = {
 }
 
 
-def render_error(status: int, message: str | None = None):
+def render_error(status: int, message: str | None = None, headers: dict[str, str] | None = None):
     if is_api_request():
-        return problem_response(status, message)
+        return problem_response(status, message, headers=headers)
     title, text = ERROR_TEXTS.get(status, ERROR_TEXTS[500])
     if request.accept_mimetypes.best == "application/json":
         return {"error": str(title), "message": str(message or text)}, status
@@ -47,7 +47,8 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        return render_error(error.code)
+        allowed = error.valid_methods if isinstance(error, MethodNotAllowed) else None
+        return render_error(error.code, headers={"Allow": ", ".join(allowed)} if allowed else None)
 
     @app.errorhandler(Exception)
     def _unexpected_error(error: Exception):

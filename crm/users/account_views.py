@@ -36,7 +36,7 @@ def _security_page(status: int = 200, **forms: FlaskForm):
         two_factor_required=policy.current(db).require_two_factor), status
 
 
-def _password_confirmed(form: FlaskForm) -> bool:
+def password_confirmed(form: FlaskForm) -> bool:
     """The form is valid and its current password is right. A wrong one is committed as a
     failure (it counts towards the lock) before the page answers 422; once the account is
     locked the session ends."""
@@ -65,7 +65,7 @@ def security():
 def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm(user_inputs=(user.name, user.email))
-    if _password_confirmed(form):
+    if password_confirmed(form):
         credentials.change_password(get_session(), user, form.password.data,
                                     request.remote_addr)
         sessions.renew(user)
@@ -79,7 +79,7 @@ def change_password():
 def change_email():
     user = current_user._get_current_object()
     form = ChangeEmailForm()
-    if _password_confirmed(form):
+    if password_confirmed(form):
         if credentials.change_email(get_session(), user, form.email.data, request.remote_addr):
             sessions.renew(user)
             flash(_("Your email address is changed. We told your old address."), "success")
@@ -93,7 +93,7 @@ def change_email():
 def end_other_sessions():
     user = current_user._get_current_object()
     form = ConfirmPasswordForm(prefix="sessions")
-    if _password_confirmed(form):
+    if password_confirmed(form):
         sessions.end_others(get_session(), user)
         audit.record(get_session(), "user.sessions_ended", actor_user_id=user.id,
                      object_type="user", object_id=user.id, ip_address=request.remote_addr,
@@ -136,7 +136,7 @@ def enable_two_factor():
     if user.has_two_factor or two_factor.secret_of(user) is None:
         return redirect(url_for("account.two_factor_page"))  # on already, or not begun
     form = EnableTwoFactorForm()
-    if _password_confirmed(form):
+    if password_confirmed(form):
         codes = credentials.enable_two_factor(get_session(), user, form.code.data,
                                               request.remote_addr)
         if codes is not None:
@@ -159,7 +159,7 @@ def renew_recovery_codes():
     if not user.has_two_factor:
         return _two_factor_is_off()
     form = ConfirmPasswordForm()
-    if _password_confirmed(form):
+    if password_confirmed(form):
         codes = credentials.renew_recovery_codes(get_session(), user, request.remote_addr)
         return render_template("account/recovery_codes.html", codes=codes, new_setup=False)
     return _security_page(422, confirm_form=form)
@@ -176,7 +176,7 @@ def disable_two_factor():
         return redirect(url_for("account.security"))
     if not user.has_two_factor:
         return _two_factor_is_off()
-    if _password_confirmed(form):
+    if password_confirmed(form):
         credentials.disable_two_factor(db, user, user, request.remote_addr)
         sessions.renew(user)
         flash(_("Two-factor sign-in is off."), "success")
