@@ -104,6 +104,16 @@ OPERATIONS: dict[str, Operation] = {
     "api.delete_contact": Operation(EDITOR_OF_RECORD, _record("contact", "contact_id")),
     "api.list_programmes": Operation(STAFF),
     "api.show_programme": Operation(STAFF, lambda world, whose: {"key": world.programme_key}),
+    "api.list_activities": Operation(STAFF, _record("startup", "startup_id")),
+    "api.log_activity": Operation(EDITOR_OF_RECORD, _record("startup", "startup_id"),
+                                  lambda world, whose: {"kind": "note", "subject": "Matrix"}),
+    "api.list_tasks": Operation(STAFF),
+    "api.show_task": Operation(STAFF, _record("task", "task_id")),
+    "api.create_task": Operation(
+        EDITOR_OF_RECORD, body_of=lambda world, whose: {"startup_id": world.of(whose)["startup"],
+                                                        "title": "Matrix"}),
+    "api.change_task": Operation(EDITOR_OF_RECORD, _record("task", "task_id"),
+                                 lambda world, whose: {"done": True}),
 }
 
 

@@ -23,7 +23,6 @@ from crm.api.common import (
     write_responses,
 )
 from crm.api.guards import editable, restricted
-from crm.api.problems import ApiProblem
 from crm.api.startups import StartupPath
 from crm.core.enums import Language
 from crm.db import get_or_404, get_session
@@ -72,14 +71,14 @@ class ContactCreate(Strict):
 
 
 class ContactChange(Strict):
-    """Only the fields sent change (null empties email, phone or role); `version` or If-Match
-    says which version they change."""
+    """Only the fields sent change (null empties email, phone or role, and only these);
+    `version` or If-Match says which version they change."""
 
-    name: Name | None = None
+    name: Name = None  # absent: unchanged; null is refused (as for language)
     email: Email = None
     phone: Phone = None
     role: ContactRole = None
-    language: Language | None = None
+    language: Language = None
     version: int | None = Field(default=None, ge=1)
 
 
@@ -142,9 +141,6 @@ def show_contact(path: ContactPath):
 def change_contact(path: ContactPath, body: ContactChange):
     startup, contact = _changeable(path.contact_id)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    for required in ("name", "language"):
-        if required in changes and changes[required] is None:
-            raise ApiProblem(422, f"{required} cannot be empty.", kind="invalid-fields")
     precondition = Precondition(body.version)
     try:
         profile.update_contact(get_session(), startup, contact, changes, precondition.version,
