@@ -92,6 +92,7 @@ def _register_blueprints(app: OpenAPI) -> None:
     from crm.users.account_views import bp as account_bp
     from crm.users.admin_views import admin_bp
     from crm.users.views import bp as users_bp
+    from crm.webhooks.views import bp as webhooks_bp
     from crm.work.views import bp as work_bp
     from crm.workflow.views import bp as workflow_bp
 
@@ -99,7 +100,7 @@ def _register_blueprints(app: OpenAPI) -> None:
                       reports_bp, workflow_bp, programme_admin_bp, documents_bp, work_bp,
                       profile_bp, duplicates_bp, startup_list_bp, exports_bp, imports_bp,
                       intake_bp, applications_bp, outbox_bp, weekly_reports_bp, audit_bp,
-                      gdpr_bp):
+                      gdpr_bp, webhooks_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_tokens_bp)  # the token pages, under /account and /admin
     app.register_api(api)

@@ -28,6 +28,7 @@ from crm.outbox.models import OutboxAttachment, OutboxMessage
 from crm.startups.listing import ListView
 from crm.startups.models import Activity, Contact, SavedView, Task
 from crm.users.models import User
+from crm.webhooks.models import WebhookDelivery, WebhookEndpoint
 from crm.workflow import engine
 from crm.workflow.engine import Actor
 from crm.workflow.models import ChecklistItem
@@ -188,6 +189,17 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "admin.end_sessions": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.reset_two_factor": (ADMINS, lambda world, whose: {"user_id": world.users["spare"].id}),
     "admin.security": (ADMINS, _no_args),
+    "admin.webhook_policy": (ADMINS, _no_args),
+    "webhooks.index": (ADMINS, _no_args),
+    "webhooks.new": (ADMINS, _no_args),
+    "webhooks.show": (ADMINS, _record("webhook", "endpoint_id")),
+    "webhooks.edit": (ADMINS, _record("webhook", "endpoint_id")),
+    "webhooks.rotate_secret": (ADMINS, _record("webhook", "endpoint_id")),
+    "webhooks.delete": (ADMINS, _record("webhook", "endpoint_id")),
+    "webhooks.send_test": (ADMINS, _record("webhook", "endpoint_id")),
+    "webhooks.send_again": (ADMINS, lambda world, whose: {
+        "endpoint_id": world.of(whose)["webhook"],
+        "delivery_id": world.of(whose)["webhook_delivery"]}),
     "outbox.index": (ADMINS, _no_args),
     "outbox.show": (ADMINS, _record("outbox_message", "message_id")),
     "outbox.html": (ADMINS, _record("outbox_message", "message_id")),
@@ -325,13 +337,23 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
     email_file = OutboxAttachment(message_id=email.id, filename="figures.csv",
                                   content_type="text/csv", content=b"stage,count\n")
     db.add(email_file)
+    webhook = WebhookEndpoint(url=f"https://93.184.216.34/{suffix}", events=["startup.created"],
+                              secret_encrypted="not read here")
+    db.add(webhook)
+    db.flush()
+    webhook_delivery = WebhookDelivery(endpoint_id=webhook.id, event="webhook.test",
+                                       event_id=f"matrix-{suffix}", payload="{}",
+                                       dedupe_key=f"{webhook.id}:matrix-{suffix}",
+                                       status=OutboxStatus.FAILED, attempts=1)
+    db.add(webhook_delivery)
     db.commit()
     export_services.run_export_job(db, export.id)
     return {"startup": startup.id, "enrollment": enrollment.id, "task": task.id,
             "document": document.id, "item": item, "contact": contact,
             "saved_view": saved_view.id, "import": leads.id, "export": export.id,
             "application": application.id, "outbox_message": email.id,
-            "outbox_attachment": email_file.id}
+            "outbox_attachment": email_file.id, "webhook": webhook.id,
+            "webhook_delivery": webhook_delivery.id}
 
 
 @pytest.fixture

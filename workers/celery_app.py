@@ -56,7 +56,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("landing_desk", task_cls=FlaskTask,
                  include=["workers.health", "workers.exports", "workers.imports",
                           "workers.outbox", "workers.reminders", "workers.reports",
-                          "workers.retention"])
+                          "workers.retention", "workers.webhooks"])
     app.config_from_object(celery_config(settings))
     return app
 

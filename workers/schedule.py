@@ -15,6 +15,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 55},  # a run the worker could not start in time is skipped
     },
+    # Also sent after each commit that queued an event: this catches retries and lost sends.
+    "deliver-webhooks": {
+        "task": "workers.webhooks.deliver_webhooks",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "sweep-reminders": {
         "task": "workers.reminders.sweep_reminders",
         "schedule": 300.0,

@@ -24,6 +24,7 @@ ACTIONS = (
     "import.completed", "import.create_anyway", "import.create_anyway_undone", "import.failed",
     "import.mapped", "import.queued", "import.uploaded",
     "outbox.retried",
+    "policy.private_webhooks_allowed", "policy.private_webhooks_refused",
     "policy.two_factor_optional", "policy.two_factor_required",
     "programme.enrollments_migrated", "programme.version_loaded",
     "saved_view.created", "saved_view.deleted",
@@ -37,6 +38,8 @@ ACTIONS = (
     "user.preferences_changed", "user.recovery_codes_renewed", "user.role_changed",
     "user.sessions_ended",
     "user.two_factor_disabled", "user.two_factor_enabled", "user.unlocked",
+    "webhook.created", "webhook.deleted", "webhook.delivery_resent", "webhook.secret_rotated",
+    "webhook.test_sent", "webhook.updated",
 )
 
 #: What each group of actions (the part before the dot) is about.
@@ -63,6 +66,7 @@ GROUP_LABELS = {
     "startups": _l("Exports"),
     "task": _l("Tasks"),
     "user": _l("Staff accounts"),
+    "webhook": _l("Webhooks"),
 }
 
 #: Object types events name (the filter's choices).

@@ -30,6 +30,7 @@ from crm.programmes.models import Programme
 from crm.startups.models import Contact, Startup, StartupSector, Task
 from crm.startups.search import refresh_search_fields
 from crm.users.models import User
+from crm.webhooks import events as webhooks
 from crm.workflow import engine
 from crm.workflow.calendar import add_working_days
 from crm.workflow.definitions import ProgrammeDefinition
@@ -96,6 +97,7 @@ def submit(db: Session, application: Application, programme: Programme,
     audit.record(db, "application.submitted", object_type="application",
                  object_id=application.id, programme_id=programme.id, startup_id=startup.id,
                  enrollment_id=enrollment.id, matched=match)
+    webhooks.emit(db, webhooks.APPLICATION_SUBMITTED, webhooks.application(application, programme))
     return application
 
 
@@ -159,6 +161,7 @@ def _create_startup(db: Session, application: Application, company: dict[str, An
     _add_sectors(db, startup.id, company.get("sectors") or [])
     audit.record(db, "startup.created", object_type="startup", object_id=startup.id,
                  application_id=application.id)
+    webhooks.emit(db, webhooks.STARTUP_CREATED, webhooks.startup(startup))
     return startup
 
 

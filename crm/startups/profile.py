@@ -27,6 +27,7 @@ from crm.startups.search import refresh_search_fields
 from crm.startups.services import NotAllowed
 from crm.users.access import EDITOR_ROLES
 from crm.users.models import User
+from crm.webhooks import events as webhooks
 
 #: Who may create startups and own them.
 #: Who sees a startup's change history.
@@ -265,6 +266,7 @@ def create_startup(db: Session, values: Mapping[str, Any], actor: User, *,
         details["owner_names"] = [None, owner.name]
     audit.record(db, "startup.created", actor_user_id=actor.id, object_type="startup",
                  object_id=startup.id, **details)
+    webhooks.emit(db, webhooks.STARTUP_CREATED, webhooks.startup(startup))
     if new_contact is not None:
         _record_contact(db, "contact.added", actor, startup, new_contact,
                         {name: [None, value] for name, value in contact_values(new_contact).items()

@@ -65,3 +65,11 @@ class SecurityPolicyForm(FlaskForm):
     require_two_factor = BooleanField(
         _l("Require two-factor sign-in for all staff"),
         description=_l("Anyone without it is asked to set it up right after signing in."))
+
+
+class WebhookPolicyForm(FlaskForm):
+    webhooks_allow_private = BooleanField(
+        _l("Allow webhooks to private addresses"),
+        description=_l("Loopback, private, link-local and carrier-grade NAT addresses (an "
+                       "intranet system). Off, such URLs are refused when saved and before each "
+                       "delivery, so that webhooks cannot reach services inside the network."))

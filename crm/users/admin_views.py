@@ -14,7 +14,7 @@ from crm.core.enums import Language, Role
 from crm.db import get_or_404, get_session
 from crm.users import credentials, lockout, policy, services
 from crm.users.access import role_required
-from crm.users.account_forms import SecurityPolicyForm
+from crm.users.account_forms import SecurityPolicyForm, WebhookPolicyForm
 from crm.users.forms import ChangeRoleForm, InviteUserForm
 from crm.users.models import User
 
@@ -142,9 +142,22 @@ def security():
         return redirect(url_for("admin.security"))
     active = select(func.count()).select_from(User).where(User.is_active)
     return render_template(
-        "admin/security.html", form=form, staff=db.scalar(active),
+        "admin/security.html", form=form,
+        webhook_form=WebhookPolicyForm(obj=policy.current(db), formdata=None),
+        staff=db.scalar(active),
         with_two_factor=db.scalar(active.where(User.totp_enabled_at.is_not(None))),
         locked=db.scalar(active.where((User.failed_logins >= lockout.HARD_LOCK_AFTER)
                                       | (User.locked_until > utcnow()))),
         idle_minutes=current_app.config["SETTINGS"].session_idle_minutes,
         max_hours=current_app.config["SETTINGS"].session_max_hours)
+
+
+@admin_bp.post("/security/webhooks")
+@role_required(Role.ADMIN)
+def webhook_policy():
+    form = WebhookPolicyForm()
+    if form.validate_on_submit():
+        policy.allow_private_webhooks(get_session(), form.webhooks_allow_private.data,
+                                      current_user)
+        flash(_("Saved."), "success")
+    return redirect(url_for("admin.security"))

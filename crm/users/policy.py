@@ -1,4 +1,5 @@
-"""The desk's security policy: whether every staff account must use two-factor sign-in."""
+"""The desk's security policy: whether every staff account must use two-factor sign-in, and
+whether webhooks may go to private addresses."""
 
 from __future__ import annotations
 
@@ -21,4 +22,18 @@ def require_two_factor(db: Session, required: bool, actor: User) -> None:
     policy.updated_at = utcnow()
     db.add(policy)
     audit.record(db, "policy.two_factor_required" if required else "policy.two_factor_optional",
+                 actor_user_id=actor.id, object_type="security_policy", object_id=1)
+
+
+def allow_private_webhooks(db: Session, allowed: bool, actor: User) -> None:
+    """Let webhooks go to loopback, private and link-local addresses (an intranet receiver),
+    or not (crm/webhooks/addresses.py)."""
+    policy = current(db)
+    if policy.webhooks_allow_private == allowed:
+        return
+    policy.webhooks_allow_private = allowed
+    policy.updated_at = utcnow()
+    db.add(policy)
+    audit.record(db, "policy.private_webhooks_allowed" if allowed
+                 else "policy.private_webhooks_refused",
                  actor_user_id=actor.id, object_type="security_policy", object_id=1)

@@ -26,6 +26,7 @@ from crm.startups.access import can_edit_startup
 from crm.startups.models import Contact, Startup
 from crm.startups.services import NotAllowed
 from crm.users.models import User
+from crm.webhooks import events as webhooks
 from crm.workflow import actions
 from crm.workflow.calendar import add_working_days
 from crm.workflow.definitions import Bilingual, ProgrammeDefinition, StageDefinition
@@ -503,6 +504,7 @@ def _enter_stage(db: Session, enrollment: Enrollment, startup: Startup,
     audit.record(db, "enrollment.enrolled" if from_stage is None else "enrollment.moved",
                  actor_user_id=actor.user_id, object_type="enrollment", object_id=enrollment.id,
                  actor_kind=actor.kind.value, before=from_stage, after=target.key)
+    webhooks.emit_stage_change(db, enrollment, definition.key, event)
     _follow_startup_status(db, startup, target, actor)
     return event
 

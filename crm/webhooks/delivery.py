@@ -1,0 +1,188 @@
+"""Delivery of due webhook events: each claimed once, POSTed signed, retried with backoff, then
+dead.
+
+Claims work as for emails (crm/outbox/delivery.py): a row is due when it is pending or failed
+and its `next_attempt_at` has come, or `sending` with a lapsed claim (its worker died); one
+UPDATE claims it (FOR UPDATE SKIP LOCKED on PostgreSQL) and counts the attempt, and each claim
+and each outcome commits at once, so overlapping runs never send an event twice at the same
+time. Only a crash between the receiver's answer and the commit of the outcome sends it again,
+with the same event id (Landing-Desk-Delivery), by which receivers drop the copy. Deliveries
+of an inactive endpoint wait until it is active again.
+
+A 2xx answer is success, 410 Gone gives the event up at once, anything else (redirects
+included: they are not followed) and a connection that fails or stays silent for 10 seconds
+are retried after OUTBOX_RETRY_BASE_SECONDS × 2^attempts, up to OUTBOX_MAX_ATTEMPTS attempts.
+No response body is read or kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from crm.config import Settings
+from crm.core.clock import utcnow
+from crm.core.enums import OutboxStatus
+from crm.outbox.delivery import DeliveryResult, retry_delay
+from crm.users import policy
+from crm.webhooks import addresses, signing
+from crm.webhooks.models import WebhookDelivery, WebhookEndpoint
+from crm.webhooks.services import secret_of
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10.0
+USER_AGENT = "Landing-Desk-Webhooks/1"
+_CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
+_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this run may send until `lease`, and its endpoint."""
+
+    delivery: WebhookDelivery
+    endpoint: WebhookEndpoint
+    lease: datetime
+
+
+def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
+                limit: int = 50) -> DeliveryResult:
+    """POST up to `limit` due events. Unlike a service, this commits the session it is given
+    (which should have nothing pending): each claim and each outcome in a transaction of its
+    own, none open while waiting for a receiver."""
+    now, started = now or utcnow(), time.monotonic()
+    claim_time = timedelta(seconds=settings.outbox_claim_seconds)
+    counts = {OutboxStatus.SENT: 0, OutboxStatus.FAILED: 0,
+              OutboxStatus.DEAD: _bury_interrupted(db, now, settings.outbox_max_attempts)}
+    allow_private = policy.current(db).webhooks_allow_private
+    db.commit()
+    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+        for _ in range(limit):
+            lease = now + timedelta(seconds=time.monotonic() - started) + claim_time
+            claim = _claim_next(db, now, lease)
+            if claim is None:
+                break
+            counts[_deliver(db, client, claim, now, settings, allow_private)] += 1
+    return DeliveryResult(sent=counts[OutboxStatus.SENT], failed=counts[OutboxStatus.FAILED],
+                          dead=counts[OutboxStatus.DEAD])
+
+
+def _bury_interrupted(db: Session, now: datetime, max_attempts: int) -> int:
+    """Claims that lapsed on their last allowed attempt are not tried again."""
+    buried = db.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.status == OutboxStatus.SENDING,
+               WebhookDelivery.next_attempt_at <= now, WebhookDelivery.attempts >= max_attempts)
+        .values(status=OutboxStatus.DEAD, next_attempt_at=None,
+                last_error="delivery interrupted")
+        .execution_options(synchronize_session=False)).rowcount
+    db.commit()
+    return buried
+
+
+def _claim_next(db: Session, now: datetime, lease: datetime) -> Claim | None:
+    """The next due delivery to an active endpoint, marked `sending` until `lease`."""
+    due = (WebhookDelivery.status.in_(_CLAIMABLE), WebhookDelivery.next_attempt_at <= now,
+           WebhookDelivery.endpoint_id.in_(select(WebhookEndpoint.id)
+                                           .where(WebhookEndpoint.active)))
+    candidate = (select(WebhookDelivery.id).where(*due)
+                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(1)
+                 .with_for_update(skip_locked=True)  # SQLite has no row locks: ignored there
+                 .scalar_subquery())
+    # The conditions again: under READ COMMITTED another claim may have taken the row after
+    # the subquery chose it.
+    claimed_id = db.scalar(
+        update(WebhookDelivery).where(WebhookDelivery.id == candidate, *due)
+        .values(status=OutboxStatus.SENDING, next_attempt_at=lease,
+                attempts=WebhookDelivery.attempts + 1)
+        .returning(WebhookDelivery.id)
+        .execution_options(synchronize_session=False))
+    if claimed_id is None:
+        db.commit()
+        return None
+    delivery = db.get(WebhookDelivery, claimed_id, populate_existing=True)
+    claim = Claim(delivery=delivery, endpoint=db.get(WebhookEndpoint, delivery.endpoint_id),
+                  lease=lease)
+    db.commit()
+    return claim
+
+
+def _deliver(db: Session, client: httpx.Client, claim: Claim, now: datetime,
+             settings: Settings, allow_private: bool) -> OutboxStatus:
+    delivery, endpoint = claim.delivery, claim.endpoint
+    secret = secret_of(endpoint)
+    if secret is None:
+        return _record(db, claim, OutboxStatus.DEAD,
+                       error="the secret cannot be read (SECRET_KEY changed): rotate it")
+    try:
+        target = addresses.check(endpoint.url, allow_private)
+    except addresses.Unresolvable as refused:
+        return _failed(db, claim, now, settings, str(refused))
+    except addresses.AddressRefused as refused:
+        return _record(db, claim, OutboxStatus.DEAD, error=f"refused: {refused}")
+    body = delivery.payload.encode()
+    headers = {"Host": target.host_header, "Content-Type": "application/json",
+               "User-Agent": USER_AGENT,
+               signing.SIGNATURE_HEADER: signing.signature(secret, body, int(time.time())),
+               signing.EVENT_HEADER: delivery.event, signing.DELIVERY_HEADER: delivery.event_id}
+    started = time.monotonic()
+    try:
+        with client.stream("POST", target.connect_url, content=body, headers=headers,
+                           extensions={"sni_hostname": target.hostname}) as response:
+            status = response.status_code  # the body is never read
+    except httpx.TimeoutException:
+        return _failed(db, claim, now, settings, f"no answer within {TIMEOUT_SECONDS:g} s",
+                       response_ms=_ms_since(started))
+    except httpx.HTTPError as error:
+        return _failed(db, claim, now, settings,
+                       f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
+                       response_ms=_ms_since(started))
+    answer = {"response_status": status, "response_ms": _ms_since(started)}
+    if 200 <= status < 300:
+        log.info("webhook delivery %s sent (HTTP %s)", delivery.id, status)
+        return _record(db, claim, OutboxStatus.SENT, delivered_at=now, **answer)
+    if status == 410:
+        return _record(db, claim, OutboxStatus.DEAD, error="HTTP 410 Gone", **answer)
+    error = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
+    return _failed(db, claim, now, settings, error, **answer)
+
+
+def _failed(db: Session, claim: Claim, now: datetime, settings: Settings, error: str,
+            **answer) -> OutboxStatus:
+    delivery = claim.delivery
+    log.warning("webhook delivery %s failed (attempt %s): %s", delivery.id, delivery.attempts,
+                error)
+    if delivery.attempts >= settings.outbox_max_attempts:
+        return _record(db, claim, OutboxStatus.DEAD, error=error, **answer)
+    base = timedelta(seconds=settings.outbox_retry_base_seconds)
+    return _record(db, claim, OutboxStatus.FAILED, error=error,
+                   next_attempt_at=now + retry_delay(delivery.attempts, base), **answer)
+
+
+def _record(db: Session, claim: Claim, status: OutboxStatus, *, error: str | None = None,
+            next_attempt_at: datetime | None = None, delivered_at: datetime | None = None,
+            response_status: int | None = None, response_ms: int | None = None
+            ) -> OutboxStatus:
+    """Store the outcome, if the claim is still ours (it lapses only if this run stalled)."""
+    db.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == claim.delivery.id,
+               WebhookDelivery.status == OutboxStatus.SENDING,
+               WebhookDelivery.next_attempt_at == claim.lease)
+        .values(status=status, last_error=error and error[:_ERROR_LENGTH],
+                next_attempt_at=next_attempt_at, delivered_at=delivered_at,
+                response_status=response_status, response_ms=response_ms)
+        .execution_options(synchronize_session=False))
+    db.commit()
+    return status
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
