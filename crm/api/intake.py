@@ -133,13 +133,14 @@ class Checked:
         self.errors.append(FieldError(field=field, message=str(message), code=code))
 
 
-def _formdata(values: dict[str, Any], prefix: str = "") -> MultiDict:
+def _formdata(values: dict[str, Any]) -> MultiDict:
+    """Values as a browser would post them to the form: text, a list as repeated fields."""
     data = MultiDict()
     for name, value in values.items():
         if isinstance(value, list):
-            data.setlist(prefix + name, [str(item) for item in value])
+            data.setlist(name, [str(item) for item in value])
         elif value is not None:
-            data[prefix + name] = str(value)
+            data[name] = str(value)
     return data
 
 
