@@ -169,6 +169,7 @@ def test_an_activity_without_a_moment_happened_now(db, bd, startup, clock):
     ({"kind": "note"}, "body.subject"),
     ({"kind": "note", "subject": ["Hi"]}, "body.subject"),
     ({"kind": "note", "subject": "Hi", "author_id": 1}, "body.author_id"),
+    ({"kind": "note", "subject": "Hi", "body": "Notes\x00"}, "body.body"),
 ])
 def test_bad_activities_are_field_errors_and_nothing_is_logged(db, bd, startup, body, field):
     response = bd.post(f"/api/v1/startups/{startup.id}/activities", json=body)

@@ -119,6 +119,7 @@ def test_a_contact_without_a_language_gets_the_callers(db, api_as, make_user, st
     ({"name": "Ravi", "language": "fr"}, "body.language"),
     ({"name": "Ravi", "nickname": "R"}, "body.nickname"),
     ({"email": "ravi@pune.example"}, "body.name"),
+    ({"name": "Ravi\x00"}, "body.name"),  # PostgreSQL stores no NUL: refused, not a 500
 ])
 def test_bad_values_are_field_errors_and_nothing_is_added(db, bd, startup, body, field):
     response = bd.post(f"/api/v1/startups/{startup.id}/contacts", json=body)

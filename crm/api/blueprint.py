@@ -11,7 +11,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from crm.api import tokens
-from crm.api.problems import ApiProblem, from_exception
+from crm.api.problems import ApiProblem, FieldError, from_exception
 from crm.db import get_session
 from crm.extensions import limiter
 from crm.users.models import User
@@ -90,11 +90,35 @@ def _read_json_body() -> None:
     if not request.is_json:
         raise ApiProblem(415, "Send the body as application/json.", kind="unsupported-media-type")
     try:
-        request.get_json()
+        body = request.get_json()
     except RequestEntityTooLarge:
         raise ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large") from None
     except BadRequest:
         raise ApiProblem(400, "The body is not valid JSON.", kind="malformed-json") from None
+    where = _nul_at(body)
+    if where is not None:
+        raise ApiProblem(422, "The request has invalid fields.", kind="invalid-fields",
+                         errors=[FieldError(field=where, message="Text cannot hold NUL (\\u0000).",
+                                            code="string_nul")])
+
+
+def _nul_at(body: object) -> str | None:
+    """Where the body's first string (or key) holding a NUL character is: PostgreSQL stores
+    none, so it is refused here for every operation. Walked without recursion: JSON may nest
+    as deep as the parser allows."""
+    pending: list[tuple[str, object]] = [("body", body)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return where
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return where
+                pending.append((f"{where}.{key}", item))
+        elif isinstance(value, list):
+            pending += [(f"{where}.{index}", item) for index, item in enumerate(value)]
+    return None
 
 
 @api.after_request
