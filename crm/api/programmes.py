@@ -26,14 +26,9 @@ TAGS = tag("Programmes", "The programmes startups enroll in, as their definition
 CURSOR_KIND = "programmes"
 
 
-class Labels(BaseModel):
-    en: str
-    de: str
-
-
 class ProgrammeSummary(BaseModel):
     key: str
-    name: Labels
+    name: Bilingual
     active: bool = Field(description="Closed programmes take no new enrollments.")
     current_version: int = Field(description="The definition version new enrollments use.")
 
@@ -45,7 +40,7 @@ class ProgrammePage(BaseModel):
 
 class StageOut(BaseModel):
     key: str
-    label: Labels
+    label: Bilingual
     sla_working_days: int | None = Field(description="Working days (NRW) an enrollment may "
                                          "spend in the stage before it is overdue.")
     closes_as: Literal["landed", "withdrawn", "rejected"] | None = Field(
@@ -55,7 +50,7 @@ class StageOut(BaseModel):
 
 class ChecklistItemOut(BaseModel):
     key: str
-    label: Labels
+    label: Bilingual
     owner: ItemOwner = Field(description="Who does it: the startup, the desk or a provider.")
     depends_on: list[str]
     due_in_working_days: int | None
@@ -64,17 +59,17 @@ class ChecklistItemOut(BaseModel):
 
 class ChoiceOut(BaseModel):
     value: str
-    label: Labels
+    label: Bilingual
 
 
 class EnrollmentFieldOut(BaseModel):
     key: str
-    label: Labels
+    label: Bilingual
     choices: list[ChoiceOut] = Field(description="Empty: free text.")
 
 
 class ProgrammeOut(ProgrammeSummary):
-    description: Labels
+    description: Bilingual
     stages: list[StageOut]
     checklist: list[ChecklistItemOut]
     fields: list[EnrollmentFieldOut] = Field(description="What the desk records per enrollment.")
@@ -84,30 +79,26 @@ class ProgrammePath(BaseModel):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def _labels(text: Bilingual) -> Labels:
-    return Labels(en=text.en, de=text.de)
-
-
 def _summary(programme: Programme) -> ProgrammeSummary:
-    return ProgrammeSummary(key=programme.key, name=Labels(en=programme.name_en,
-                                                           de=programme.name_de),
+    return ProgrammeSummary(key=programme.key, name=Bilingual(en=programme.name_en,
+                                                              de=programme.name_de),
                             active=programme.is_active, current_version=programme.current_version)
 
 
 def programme_out(programme: Programme, definition: ProgrammeDefinition) -> ProgrammeOut:
     return ProgrammeOut(
-        **_summary(programme).model_dump(), description=_labels(definition.description),
-        stages=[StageOut(key=stage.key, label=_labels(stage.label),
+        **_summary(programme).model_dump(), description=definition.description,
+        stages=[StageOut(key=stage.key, label=stage.label,
                          sla_working_days=stage.sla_working_days, closes_as=stage.closes_as,
                          next_stages=definition.allowed_targets(stage.key))
                 for stage in definition.stages],
-        checklist=[ChecklistItemOut(key=item.key, label=_labels(item.label), owner=item.owner,
+        checklist=[ChecklistItemOut(key=item.key, label=item.label, owner=item.owner,
                                     depends_on=item.depends_on,
                                     due_in_working_days=item.due_in_working_days,
                                     expires=item.expires) for item in definition.checklist],
-        fields=[EnrollmentFieldOut(key=field.key, label=_labels(field.label),
+        fields=[EnrollmentFieldOut(key=field.key, label=field.label,
                                    choices=[ChoiceOut(value=choice.value,
-                                                      label=_labels(choice.label))
+                                                      label=choice.label)
                                             for choice in field.choices])
                 for field in definition.fields])
 
