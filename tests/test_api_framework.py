@@ -95,6 +95,10 @@ def test_unknown_fields_and_wrong_types_are_422_with_the_fields_at_fault(api_as)
     body = problem(response, 422)
     fields = {error["field"]: error["code"] for error in body["errors"]}
     assert fields == {"body.colour": "extra_forbidden", "body.team_size": "int_parsing"}
+    boolean = problem(caller.post(STARTUPS, json={"name": "Acme", "country": "IN",
+                                                  "team_size": True}), 422)
+    assert [(error["field"], error["code"]) for error in boolean["errors"]] == [
+        ("body.team_size", "number_type")]  # not read as 1
     query = problem(caller.get(STARTUPS + "?limit=0"), 422)
     assert [error["field"] for error in query["errors"]] == ["query.limit"]
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import types
+import typing
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from crm.api.problems import PROBLEM_JSON, ApiProblem
 
@@ -31,10 +34,31 @@ _WRITE_PROBLEMS = {409: "The record changed meanwhile, or the change conflicts w
                    428: "Say which version you change: If-Match or `version`."}
 
 
+def _types_of(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits (through Optional, unions and Annotated)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated):
+        arguments = typing.get_args(annotation)
+        if typing.get_origin(annotation) is typing.Annotated:
+            arguments = arguments[:1]
+        return set().union(*(_types_of(argument) for argument in arguments))
+    return {annotation}
+
+
 class Strict(BaseModel):
-    """A request body: unknown fields are refused (422), not ignored."""
+    """A request body: unknown fields are refused (422), not ignored; so is true or false for
+    a number (pydantic would read them as 1 and 0)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name in cls.model_fields:
+            admitted = _types_of(cls.model_fields[info.field_name].annotation)
+            if bool not in admitted and admitted & {int, float}:
+                raise PydanticCustomError("number_type", "Input should be a number, not a "
+                                          "boolean")
+        return value
 
 
 class ListQuery(Strict):
