@@ -18,6 +18,7 @@ from flask import url_for
 from sqlmodel import Session, select
 from werkzeug.datastructures import FileStorage
 
+from crm.api import tokens
 from crm.core.enums import ActivityKind, OutboxStatus, Role
 from crm.db import get_session
 from crm.documents.services import store_document
@@ -110,14 +111,9 @@ def _record(name: str, argument: str) -> Callable[[World, str], dict]:
 
 
 ArgsOf = Callable[[World, str], dict]
-#: A record no one has (to staff: 404), and one only admins may look for.
-NOBODYS = Access(viewer=MISSING, bd_own=MISSING, bd_other=MISSING, manager=MISSING, admin=MISSING)
-ADMINS_MISSING = Access(viewer=DENIED, bd_own=DENIED, bd_other=DENIED, manager=DENIED,
-                        admin=MISSING)
-
-
-def _no_token(world: World, whose: str) -> dict:
-    return {"token_id": 2**31 - 1}
+#: A BD manager's own API token: anyone else is told there is no such token.
+TOKEN_OWNER = Access(viewer=MISSING, bd_own=IN, bd_other=MISSING, manager=MISSING,
+                     admin=MISSING)
 
 
 #: endpoint -> (who may use it, the URL arguments for own or another's record)
@@ -142,15 +138,14 @@ ROUTES: dict[str, tuple[Access, ArgsOf]] = {
     "account.renew_recovery_codes": (STAFF, _no_args),
     "account.disable_two_factor": (STAFF, _no_args),
     "account.end_other_sessions": (STAFF, _no_args),
-    # One's own API tokens, whatever the role; the world holds none, so a token id names
-    # nothing (tests/test_api_tokens.py revokes real ones, one's own and, as admin, others').
+    # One's own API tokens, whatever the role (each BD manager of the world has one).
     "api_tokens.index": (STAFF, _no_args),
     "api_tokens.create": (STAFF, _no_args),
-    "api_tokens.confirm_revoke": (NOBODYS, _no_token),
-    "api_tokens.revoke": (NOBODYS, _no_token),
+    "api_tokens.confirm_revoke": (TOKEN_OWNER, _record("api_token", "token_id")),
+    "api_tokens.revoke": (TOKEN_OWNER, _record("api_token", "token_id")),
     "api_tokens.admin_index": (ADMINS, _no_args),
-    "api_tokens.admin_confirm_revoke": (ADMINS_MISSING, _no_token),
-    "api_tokens.admin_revoke": (ADMINS_MISSING, _no_token),
+    "api_tokens.admin_confirm_revoke": (ADMINS, _record("api_token", "token_id")),
+    "api_tokens.admin_revoke": (ADMINS, _record("api_token", "token_id")),
     # An unknown token gets the "invitation no longer valid" page.
     "users.accept_invitation": (Access(anonymous=MISSING),
                                 lambda world, whose: {"token": "not-a-token"}),
@@ -346,6 +341,7 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
                                        dedupe_key=f"{webhook.id}:matrix-{suffix}",
                                        status=OutboxStatus.FAILED, attempts=1)
     db.add(webhook_delivery)
+    api_token, _ = tokens.create_token(db, owner, name="Spreadsheet", scopes=["read"], days=30)
     db.commit()
     export_services.run_export_job(db, export.id)
     return {"startup": startup.id, "enrollment": enrollment.id, "task": task.id,
@@ -353,7 +349,7 @@ def _records_of(db: Session, owner: User, programme, suffix: str) -> dict[str, i
             "saved_view": saved_view.id, "import": leads.id, "export": export.id,
             "application": application.id, "outbox_message": email.id,
             "outbox_attachment": email_file.id, "webhook": webhook.id,
-            "webhook_delivery": webhook_delivery.id}
+            "webhook_delivery": webhook_delivery.id, "api_token": api_token.id}
 
 
 @pytest.fixture

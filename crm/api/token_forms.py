@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from crm.api import tokens
@@ -19,15 +20,16 @@ class CreateTokenForm(ConfirmPasswordForm):
                        description=_l("What the token is for, e.g. “Weekly figures script”."),
                        render_kw={"autocomplete": "off"})
     access = RadioField(_l("Access"), default=tokens.READ,
-                        choices=[(tokens.READ, READ_ONLY), (tokens.WRITE, READ_AND_WRITE)])
+                        choices=[SelectChoice(tokens.READ, READ_ONLY),
+                                 SelectChoice(tokens.WRITE, READ_AND_WRITE)])
     days = SelectField(_l("Expires after"), coerce=int, default=90,
-                       choices=[(days, _l("%(num)d days", num=days))
+                       choices=[SelectChoice(days, _l("%(num)d days", num=days))
                                 for days in tokens.EXPIRY_DAYS])
 
     def __init__(self, *args, may_write: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not may_write:  # viewers read only: write is not offered (and refused if sent)
-            self.access.choices = [(tokens.READ, READ_ONLY)]
+            self.access.choices = [SelectChoice(tokens.READ, READ_ONLY)]
         self.access.description = None if may_write else _l("Your role reads only.")
 
     @property
