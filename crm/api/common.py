@@ -14,8 +14,10 @@ from urllib.parse import urlencode
 from flask import Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import Row, Select
 
 from crm.api.problems import PROBLEM_JSON, ApiProblem
+from crm.db import get_session
 
 PAGE_SIZE_MAX = 100
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -159,6 +161,18 @@ def decode_id_cursor(kind: str, cursor: str | None) -> int | None:
             or type(data[1]) is not int):
         raise bad_cursor()
     return data[1]
+
+
+def id_page(statement: Select, id_column: Any, kind: str, query: ListQuery
+            ) -> tuple[list[Row], str | None]:
+    """The page of `statement`'s rows (the first entity of each carries the id) in id order
+    after the query's cursor, and the cursor of the page after it (None: the last page)."""
+    after = decode_id_cursor(kind, query.cursor)
+    if after is not None:
+        statement = statement.where(id_column > after)
+    rows = get_session().execute(statement.order_by(id_column).limit(query.limit + 1)).all()
+    page = rows[:query.limit]
+    return page, encode_id_cursor(kind, page[-1][0].id) if len(rows) > query.limit else None
 
 
 def bad_cursor() -> ApiProblem:

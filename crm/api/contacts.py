@@ -15,8 +15,7 @@ from crm.api.common import (
     ListQuery,
     Precondition,
     Strict,
-    decode_id_cursor,
-    encode_id_cursor,
+    id_page,
     json_response,
     page_response,
     read_responses,
@@ -106,15 +105,10 @@ def _changeable(contact_id: int) -> tuple[Startup, Contact]:
 @api.get("/startups/<int:startup_id>/contacts", tags=TAGS, summary="A startup's contacts",
          description="Oldest first.", responses=read_responses(ContactPage))
 def list_contacts(path: StartupPath, query: ListQuery):
-    after = decode_id_cursor(CURSOR_KIND, query.cursor)
     startup = get_or_404(Startup, path.startup_id)
-    statement = select(Contact).where(Contact.startup_id == startup.id)
-    if after is not None:
-        statement = statement.where(Contact.id > after)
-    rows = list(get_session().scalars(statement.order_by(Contact.id).limit(query.limit + 1)))
-    page = rows[:query.limit]
-    next_cursor = encode_id_cursor(CURSOR_KIND, page[-1].id) if len(rows) > query.limit else None
-    return page_response(ContactPage(items=[contact_out(contact) for contact in page],
+    page, next_cursor = id_page(select(Contact).where(Contact.startup_id == startup.id),
+                                Contact.id, CURSOR_KIND, query)
+    return page_response(ContactPage(items=[contact_out(contact) for contact, in page],
                                      next_cursor=next_cursor), next_cursor)
 
 

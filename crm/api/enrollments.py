@@ -17,13 +17,13 @@ from crm.api.common import (
     ListQuery,
     Precondition,
     Strict,
-    decode_id_cursor,
-    encode_id_cursor,
+    id_page,
     json_response,
     page_response,
     read_responses,
     write_responses,
 )
+from crm.api.guards import refuse_restricted
 from crm.api.problems import ApiProblem, FieldError
 from crm.core.clock import utcnow
 from crm.core.enums import EnrollmentStatus
@@ -198,13 +198,9 @@ def _programme_id(db: Session, key: str, field: str) -> int:
          responses=read_responses(EnrollmentPage))
 def list_enrollments(query: EnrollmentListQuery):
     db = get_session()
-    after = decode_id_cursor(CURSOR_KIND, query.cursor)
     now = utcnow()
     statement = (select(Enrollment, Programme.key)
-                 .join(Programme, Programme.id == Enrollment.programme_id)
-                 .order_by(Enrollment.id).limit(query.limit + 1))
-    if after is not None:
-        statement = statement.where(Enrollment.id > after)
+                 .join(Programme, Programme.id == Enrollment.programme_id))
     if query.programme:
         statement = statement.where(
             Enrollment.programme_id == _programme_id(db, query.programme, "query.programme"))
@@ -222,13 +218,11 @@ def list_enrollments(query: EnrollmentListQuery):
     elif query.owner:
         owner_id = actor().id if query.owner == "me" else int(query.owner)
         statement = statement.where(Enrollment.owner_id == owner_id)
-    rows = db.execute(statement).all()
-    page, more = rows[:query.limit], len(rows) > query.limit
+    page, next_cursor = id_page(statement, Enrollment.id, CURSOR_KIND, query)
     definitions = _definitions(db, {enrollment.programme_version_id for enrollment, _ in page})
     items = [EnrollmentSummary(**_summary_values(
         enrollment, key, definitions[enrollment.programme_version_id], now))
         for enrollment, key in page]
-    next_cursor = encode_id_cursor(CURSOR_KIND, page[-1][0].id) if more else None
     return page_response(EnrollmentPage(items=items, next_cursor=next_cursor), next_cursor)
 
 
@@ -268,12 +262,6 @@ def _refusal(error: engine.WorkflowError, definition: ProgrammeDefinition,
     return ApiProblem(422, detail, kind="workflow-refused")
 
 
-def _refuse_restricted(startup: Startup) -> None:
-    if startup.restricted_at is not None:
-        raise ApiProblem(409, "Processing of this startup is restricted (GDPR Art. 18).",
-                         kind="restricted")
-
-
 @api.post("/enrollments", tags=TAGS, summary="Enroll a startup in a programme",
           description="At `stage` (default: the first stage) of the programme's current "
                       "version, with the stage's gate checked; 409 `already-enrolled` if the "
@@ -287,7 +275,7 @@ def create_enrollment(body: EnrollmentCreate):
                          errors=[FieldError(field="body.startup_id", message="No such startup.",
                                             code="unknown_startup")])
     programme = db.get(Programme, _programme_id(db, body.programme, "body.programme"))
-    _refuse_restricted(startup)
+    refuse_restricted(startup)
     try:
         enrollment = engine.enroll(db, startup=startup, programme=programme,
                                    actor=Actor.user(actor()), stage=body.stage,
@@ -321,7 +309,7 @@ def _stale(precondition: Precondition | None, current: int) -> ApiProblem:
 def move_enrollment(path: EnrollmentPath, body: MoveCreate):
     db = get_session()
     enrollment = get_or_404(Enrollment, path.enrollment_id)
-    _refuse_restricted(db.get(Startup, enrollment.startup_id))
+    refuse_restricted(db.get(Startup, enrollment.startup_id))
     precondition = (Precondition(body.revision)
                     if body.revision is not None or "If-Match" in request.headers else None)
     try:

@@ -16,10 +16,14 @@ def restricted(what: str = "startup") -> ApiProblem:
                       kind="restricted")
 
 
-def editable(startup: Startup) -> Startup:
-    """The startup, if the caller may change what hangs off it now."""
+def refuse_restricted(startup: Startup) -> None:
     if startup.restricted_at is not None:
         raise restricted()
+
+
+def editable(startup: Startup) -> Startup:
+    """The startup, if the caller may change what hangs off it now."""
+    refuse_restricted(startup)
     if not can_edit_startup(actor(), startup):
         raise NotAllowed(startup.id)
     return startup

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from crm.api.blueprint import api, tag
 from crm.api.common import (
     ListQuery,
-    decode_id_cursor,
-    encode_id_cursor,
+    id_page,
     json_response,
     page_response,
     read_responses,
@@ -107,14 +106,8 @@ def programme_out(programme: Programme, definition: ProgrammeDefinition) -> Prog
          description="Every programme, closed ones included, in the order they were created.",
          responses=read_responses(ProgrammePage))
 def list_programmes(query: ListQuery):
-    after = decode_id_cursor(CURSOR_KIND, query.cursor)
-    statement = select(Programme)
-    if after is not None:
-        statement = statement.where(Programme.id > after)
-    rows = list(get_session().scalars(statement.order_by(Programme.id).limit(query.limit + 1)))
-    page = rows[:query.limit]
-    next_cursor = encode_id_cursor(CURSOR_KIND, page[-1].id) if len(rows) > query.limit else None
-    return page_response(ProgrammePage(items=[_summary(programme) for programme in page],
+    page, next_cursor = id_page(select(Programme), Programme.id, CURSOR_KIND, query)
+    return page_response(ProgrammePage(items=[_summary(programme) for programme, in page],
                                        next_cursor=next_cursor), next_cursor)
 
 

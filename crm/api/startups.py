@@ -21,6 +21,7 @@ from crm.api.common import (
     read_responses,
     write_responses,
 )
+from crm.api.guards import refuse_restricted
 from crm.api.problems import ApiProblem
 from crm.core.enums import FundingStage, LeadSource, StartupStatus
 from crm.db import get_or_404, get_session
@@ -216,9 +217,7 @@ def create_startup(body: StartupCreate):
            responses=write_responses(200, StartupOut, 412, 428))
 def change_startup(path: StartupPath, body: StartupChange):
     startup = get_or_404(Startup, path.startup_id)
-    if startup.restricted_at is not None:
-        raise ApiProblem(409, "Processing of this startup is restricted (GDPR Art. 18).",
-                         kind="restricted")
+    refuse_restricted(startup)
     precondition = Precondition(body.version)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     for required in ("name", "country", "description", "source"):

@@ -14,8 +14,7 @@ from crm.api.blueprint import actor, api, tag
 from crm.api.common import (
     ListQuery,
     Strict,
-    decode_id_cursor,
-    encode_id_cursor,
+    id_page,
     json_response,
     page_response,
     read_responses,
@@ -128,7 +127,6 @@ def _assignee(assignee_id: int, startup: Startup | None) -> User:
 @api.get("/tasks", tags=TAGS, summary="List tasks",
          description="Oldest first; filters combine.", responses=read_responses(TaskPage))
 def list_tasks(query: TaskListQuery):
-    after = decode_id_cursor(CURSOR_KIND, query.cursor)
     statement = _tasks()
     if query.assignee is not None:
         assignee_id = actor().id if query.assignee == "me" else int(query.assignee)
@@ -140,12 +138,7 @@ def list_tasks(query: TaskListQuery):
                                     else Task.done_at.is_not(None))
     if query.due_before is not None:
         statement = statement.where(Task.due_at < query.due_before)
-    if after is not None:
-        statement = statement.where(Task.id > after)
-    rows = get_session().execute(statement.order_by(Task.id).limit(query.limit + 1)).all()
-    page = rows[:query.limit]
-    next_cursor = (encode_id_cursor(CURSOR_KIND, page[-1][0].id) if len(rows) > query.limit
-                   else None)
+    page, next_cursor = id_page(statement, Task.id, CURSOR_KIND, query)
     return page_response(TaskPage(items=[_task_out(*row) for row in page],
                                   next_cursor=next_cursor), next_cursor)
 

@@ -1,17 +1,14 @@
 """Delivery of due outbox emails over SMTP: each claimed once, retried with backoff, then dead.
 
-A row is due when it is pending or failed and its `next_attempt_at` has come, or when it is
-`sending` and its claim has lapsed (the worker that claimed it died): while a row is being
-sent, `next_attempt_at` holds the end of that claim. Rows are claimed one at a time by a single
-UPDATE (on PostgreSQL its subquery takes the row with FOR UPDATE SKIP LOCKED, so workers never
-wait for each other) that also counts the attempt, and each claim and each outcome commits at
-once: overlapping runs, a second worker or `crm outbox deliver` never send a message twice at
-the same time. A crash after the server took a message but before its outcome committed leaves
-it `sending`; it is sent once more when the claim lapses, with the same Message-ID, by which
-the receiving side can drop the copy. That window, the only way a message goes out twice, is
-as small as SMTP allows: from the server's "250" after DATA to the commit of the outcome, a
-single UPDATE. The claim lasts OUTBOX_CLAIM_SECONDS (10 minutes by default), failures wait
-OUTBOX_RETRY_BASE_SECONDS × 2^attempts (1 minute × 2^n by default, at most 6 hours, ±20 %).
+Rows are claimed one at a time (crm/core/claims.py: a lease, the attempt counted, each claim and
+each outcome committed at once): overlapping runs, a second worker or `crm outbox deliver` never
+send a message twice at the same time. A crash after the server took a message but before its
+outcome committed leaves it `sending`; it is sent once more when the claim lapses, with the same
+Message-ID, by which the receiving side can drop the copy. That window, the only way a message
+goes out twice, is as small as SMTP allows: from the server's "250" after DATA to the commit of
+the outcome, a single UPDATE. The claim lasts OUTBOX_CLAIM_SECONDS (10 minutes by default),
+failures wait OUTBOX_RETRY_BASE_SECONDS × 2^attempts (1 minute × 2^n by default, at most 6
+hours, ±20 %).
 """
 
 from __future__ import annotations
@@ -30,10 +27,10 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
 from sqlmodel import Session
 
 from crm.config import Settings
+from crm.core import claims
 from crm.core.clock import utcnow
 from crm.core.enums import OutboxStatus
 from crm.core.uploads import sent_name
@@ -46,7 +43,6 @@ log = logging.getLogger(__name__)
 MAX_DELAY = timedelta(hours=6)
 JITTER = 0.2  # ±20 %, so messages that failed together are not retried together
 _MIME_TYPE = re.compile(r"(?P<maintype>[a-z]+)/(?P<subtype>[a-z0-9][a-z0-9.+_-]*)")
-_CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,8 @@ def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
     now, started = now or utcnow(), time.monotonic()
     claim_time = timedelta(seconds=settings.outbox_claim_seconds)
     counts = {OutboxStatus.SENT: 0, OutboxStatus.FAILED: 0,
-              OutboxStatus.DEAD: _bury_interrupted(db, now, settings.outbox_max_attempts)}
+              OutboxStatus.DEAD: claims.bury_interrupted(db, OutboxMessage, now,
+                                                        settings.outbox_max_attempts)}
     with Courier(parse_smtp_url(settings.smtp_url)) as courier:
         for _ in range(limit):
             # A claim lasts claim_time from when it is taken, however long the run has taken.
@@ -99,35 +96,9 @@ def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
                           dead=counts[OutboxStatus.DEAD])
 
 
-def _bury_interrupted(db: Session, now: datetime, max_attempts: int) -> int:
-    """Claims that lapsed on their last allowed attempt are not tried again (a message that
-    kills its worker would otherwise be retried forever)."""
-    buried = db.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at <= now,
-               OutboxMessage.attempts >= max_attempts)
-        .values(status=OutboxStatus.DEAD, next_attempt_at=None,
-                last_error="delivery interrupted")
-        .execution_options(synchronize_session=False)).rowcount
-    db.commit()
-    return buried
-
-
 def _claim_next(db: Session, now: datetime, lease: datetime) -> Claim | None:
     """The next due message, marked `sending` until `lease`, attempt counted."""
-    due = (OutboxMessage.status.in_(_CLAIMABLE), OutboxMessage.next_attempt_at <= now)
-    candidate = (select(OutboxMessage.id).where(*due)
-                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
-                 .with_for_update(skip_locked=True)  # SQLite has no row locks: ignored there
-                 .scalar_subquery())
-    # The conditions again: under READ COMMITTED, another claim may have taken the row after
-    # the subquery chose it.
-    claimed_id = db.scalar(
-        update(OutboxMessage).where(OutboxMessage.id == candidate, *due)
-        .values(status=OutboxStatus.SENDING, next_attempt_at=lease,
-                attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False))
+    claimed_id = claims.claim_next(db, OutboxMessage, claims.due(OutboxMessage, now), lease)
     if claimed_id is None:
         db.commit()
         return None
@@ -165,16 +136,8 @@ def _deliver(db: Session, courier: Courier, claim: Claim, now: datetime,
 def _record(db: Session, message: OutboxMessage, lease: datetime, status: OutboxStatus, *,
             error: str | None = None, next_attempt_at: datetime | None = None,
             sent_at: datetime | None = None) -> OutboxStatus:
-    """Store the outcome, if the claim is still ours (it lapses only if this run stalled)."""
-    db.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.SENDING,
-               OutboxMessage.next_attempt_at == lease)
-        .values(status=status, last_error=error, next_attempt_at=next_attempt_at,
-                sent_at=sent_at)
-        .execution_options(synchronize_session=False))
-    db.commit()
-    return status
+    return claims.record_outcome(db, OutboxMessage, message.id, lease, status, last_error=error,
+                                 next_attempt_at=next_attempt_at, sent_at=sent_at)
 
 
 def retry_delay(attempts: int, base: timedelta) -> timedelta:

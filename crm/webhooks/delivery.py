@@ -1,18 +1,16 @@
 """Delivery of due webhook events: each claimed once, POSTed signed, retried with backoff, then
 dead.
 
-Claims work as for emails (crm/outbox/delivery.py): a row is due when it is pending or failed
-and its `next_attempt_at` has come, or `sending` with a lapsed claim (its worker died); one
-UPDATE claims it (FOR UPDATE SKIP LOCKED on PostgreSQL) and counts the attempt, and each claim
-and each outcome commits at once, so overlapping runs never send an event twice at the same
-time. Only a crash between the receiver's answer and the commit of the outcome sends it again,
-with the same event id (Landing-Desk-Delivery), by which receivers drop the copy. Deliveries
-of an inactive endpoint wait until it is active again.
+Claims work as for emails (crm/core/claims.py): one row at a time, each claim and each outcome
+committed at once, so overlapping runs never send an event twice at the same time. Only a crash
+between the receiver's answer and the commit of the outcome sends it again, with the same event
+id (Landing-Desk-Delivery), by which receivers drop the copy. Deliveries of an inactive endpoint
+wait until it is active again.
 
-A 2xx answer is success, 410 Gone gives the event up at once, anything else (redirects
-included: they are not followed) and a connection that fails or stays silent for 10 seconds
-are retried after OUTBOX_RETRY_BASE_SECONDS × 2^attempts, up to OUTBOX_MAX_ATTEMPTS attempts.
-No response body is read or kept.
+A 2xx answer is success, 410 Gone gives the event up at once, anything else (redirects included:
+they are not followed) and a connection that fails or stays silent for 10 seconds are retried
+after OUTBOX_RETRY_BASE_SECONDS × 2^attempts, up to OUTBOX_MAX_ATTEMPTS attempts. No response
+body is read or kept.
 """
 
 from __future__ import annotations
@@ -23,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
 from crm.config import Settings
+from crm.core import claims
 from crm.core.clock import utcnow
 from crm.core.enums import OutboxStatus
 from crm.outbox.delivery import DeliveryResult, retry_delay
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
 USER_AGENT = "Landing-Desk-Webhooks/1"
-_CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.SENDING)
 _ERROR_LENGTH = 500
 
 
@@ -60,7 +58,8 @@ def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
     now, started = now or utcnow(), time.monotonic()
     claim_time = timedelta(seconds=settings.outbox_claim_seconds)
     counts = {OutboxStatus.SENT: 0, OutboxStatus.FAILED: 0,
-              OutboxStatus.DEAD: _bury_interrupted(db, now, settings.outbox_max_attempts)}
+              OutboxStatus.DEAD: claims.bury_interrupted(db, WebhookDelivery, now,
+                                                        settings.outbox_max_attempts)}
     allow_private = policy.current(db).webhooks_allow_private
     db.commit()
     with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
@@ -74,36 +73,11 @@ def deliver_due(db: Session, settings: Settings, now: datetime | None = None,
                           dead=counts[OutboxStatus.DEAD])
 
 
-def _bury_interrupted(db: Session, now: datetime, max_attempts: int) -> int:
-    """Claims that lapsed on their last allowed attempt are not tried again."""
-    buried = db.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.status == OutboxStatus.SENDING,
-               WebhookDelivery.next_attempt_at <= now, WebhookDelivery.attempts >= max_attempts)
-        .values(status=OutboxStatus.DEAD, next_attempt_at=None,
-                last_error="delivery interrupted")
-        .execution_options(synchronize_session=False)).rowcount
-    db.commit()
-    return buried
-
-
 def _claim_next(db: Session, now: datetime, lease: datetime) -> Claim | None:
     """The next due delivery to an active endpoint, marked `sending` until `lease`."""
-    due = (WebhookDelivery.status.in_(_CLAIMABLE), WebhookDelivery.next_attempt_at <= now,
-           WebhookDelivery.endpoint_id.in_(select(WebhookEndpoint.id)
-                                           .where(WebhookEndpoint.active)))
-    candidate = (select(WebhookDelivery.id).where(*due)
-                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(1)
-                 .with_for_update(skip_locked=True)  # SQLite has no row locks: ignored there
-                 .scalar_subquery())
-    # The conditions again: under READ COMMITTED another claim may have taken the row after
-    # the subquery chose it.
-    claimed_id = db.scalar(
-        update(WebhookDelivery).where(WebhookDelivery.id == candidate, *due)
-        .values(status=OutboxStatus.SENDING, next_attempt_at=lease,
-                attempts=WebhookDelivery.attempts + 1)
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False))
+    conditions = (*claims.due(WebhookDelivery, now), WebhookDelivery.endpoint_id.in_(
+        select(WebhookEndpoint.id).where(WebhookEndpoint.active)))
+    claimed_id = claims.claim_next(db, WebhookDelivery, conditions, lease)
     if claimed_id is None:
         db.commit()
         return None
@@ -170,18 +144,10 @@ def _record(db: Session, claim: Claim, status: OutboxStatus, *, error: str | Non
             next_attempt_at: datetime | None = None, delivered_at: datetime | None = None,
             response_status: int | None = None, response_ms: int | None = None
             ) -> OutboxStatus:
-    """Store the outcome, if the claim is still ours (it lapses only if this run stalled)."""
-    db.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == claim.delivery.id,
-               WebhookDelivery.status == OutboxStatus.SENDING,
-               WebhookDelivery.next_attempt_at == claim.lease)
-        .values(status=status, last_error=error and error[:_ERROR_LENGTH],
-                next_attempt_at=next_attempt_at, delivered_at=delivered_at,
-                response_status=response_status, response_ms=response_ms)
-        .execution_options(synchronize_session=False))
-    db.commit()
-    return status
+    return claims.record_outcome(
+        db, WebhookDelivery, claim.delivery.id, claim.lease, status,
+        last_error=error and error[:_ERROR_LENGTH], next_attempt_at=next_attempt_at,
+        delivered_at=delivered_at, response_status=response_status, response_ms=response_ms)
 
 
 def _ms_since(started: float) -> int:
