@@ -519,3 +519,22 @@ def test_withdrawing_deletes_answers_address_and_documents(client, db, programme
     assert application.answers == {} and application.email is None
     assert count(db, Document) == 0 and not stored_file.exists()
     assert client.get(url(programme, "/company")).status_code == 302
+
+
+def test_a_programme_question_on_the_people_step_is_kept(client, db, make_user):
+    make_user(Role.BD_MANAGER, email=DESK_EMAIL, name="India Desk")
+    asked_with_people = {**INTAKE, "questions": [{
+        "key": "visa_held", "step": "people", "kind": "yes_no",
+        "label": {"en": "Does anyone hold an EU visa?", "de": "Hat jemand ein EU-Visum?"}}]}
+    programme = make_programme(db, definition(intake=asked_with_people))
+    assert start(client, programme).status_code == 302
+    company = {name: value for name, value in COMPANY.items() if name != "q_incubator"}
+    assert post_form(client, url(programme, "/company"), company).status_code == 302
+
+    response = post_form(client, url(programme, "/people"),
+                         {**PEOPLE, "q_visa_held": "yes"})
+
+    assert response.status_code == 302, text_of(response)
+    people = the_application(db).answers["people"]
+    assert people["q_visa_held"] == "yes"
+    assert people["people"][0]["email"] == "ananya@bengaluru-robotics.example"

@@ -240,12 +240,14 @@ def step_form(step: str, intake: IntakeDefinition, focus_sectors: list[str],
 
 
 def answers_of(step: str, form: FlaskForm) -> dict[str, Any]:
-    """A valid step's answers as stored: stripped text, normalised website, e-mail and phone."""
-    if step == "people":
-        return {"people": [_person(entry.form) for entry in form.people]}
+    """A valid step's answers as stored: stripped text, normalised website, e-mail and phone
+    (the people step's persons, and the programme's own questions asked there, too)."""
     answers: dict[str, Any] = {}
     for name, field in form._fields.items():
         if name in NOT_ANSWERS:
+            continue
+        if step == "people" and name == "people":
+            answers[name] = [_person(entry.form) for entry in form.people]
             continue
         value = field.data
         answers[name] = value.strip() if isinstance(value, str) else value
