@@ -23,7 +23,7 @@ def test_required_two_factor_from_set_up_to_sign_in(page, live_server, make_user
     page.get_by_role("navigation", name="Administration").get_by_role(
         "link", name="Security").click()
     page.get_by_label("Require two-factor sign-in for all staff").check()
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save Two-factor sign-in").click()
     expect(page.get_by_text("Saved.")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/account/two-factor$"))  # the admin too, from now on
     page.get_by_role("button", name="Log out").click()
