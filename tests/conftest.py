@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, text
@@ -30,6 +31,10 @@ pytest_plugins = ["tests.smtp", "tests.api"]  # smtp_server: a real aiosmtpd ser
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105
+#: Argon2id at a low cost for the suite (the production cost, RFC 9106's, takes about 150 ms a
+#: hash here, and every user, login and recovery code pays it); a test marked
+#: `real_password_hashing` keeps the production hasher.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=2048, parallelism=1)
 FIVE_YEARS_IN_MINUTES = 5 * 366 * 24 * 60
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -82,6 +87,12 @@ def database_url(request, tmp_path_factory) -> str:
         url = request.getfixturevalue("postgres_url")
     upgrade("head", url)
     return url
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request, monkeypatch) -> None:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr("crm.users.passwords._hasher", CHEAP_HASHER)
 
 
 @pytest.fixture

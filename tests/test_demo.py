@@ -7,8 +7,6 @@ from collections import defaultdict
 from datetime import timedelta
 
 import phonenumbers
-import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from crm.cli import cli
@@ -41,13 +39,6 @@ CREATED = ("demo data: 4 programmes, 7 users, 60 startups (created 60, kept 0), 
            "weekly reports queued 3, already queued 0, failed 0")
 KEPT = ("demo data: 4 programmes, 7 users, 60 startups (created 0, kept 60), 3 applications, "
         "weekly reports queued 0, already queued 3, failed 0")
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Argon2 with the lowest cost: the demo users' hashes stay real, the suite stays fast."""
-    monkeypatch.setattr("crm.users.services.hash_password",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash)
 
 
 def load(app) -> str:

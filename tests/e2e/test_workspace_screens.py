@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from playwright.sync_api import Page, expect
 
 from crm.db import unit_of_work
@@ -21,9 +20,7 @@ PRIYA = next(user for user in DEMO_USERS if user.name == "Priya Raghavan")
 
 
 @pytest.fixture
-def demo(app, monkeypatch) -> None:
-    monkeypatch.setattr("crm.users.services.hash_password",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash)
+def demo(app) -> None:
     with app.app_context(), unit_of_work() as session:
         load_demo_data(session)
 
