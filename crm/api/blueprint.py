@@ -83,8 +83,9 @@ def _read_json_body() -> None:
     if request.method in _READ_METHODS or request.endpoint in PUBLIC_ENDPOINTS:
         return
     request.max_content_length = MAX_BODY_BYTES
+    too_large = ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large")
+        raise too_large
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return  # no body: the operation's model says whether it needs one
     if not request.is_json:
@@ -92,7 +93,7 @@ def _read_json_body() -> None:
     try:
         body = request.get_json()
     except RequestEntityTooLarge:
-        raise ApiProblem(413, "The body is larger than 1 MiB.", kind="too-large") from None
+        raise too_large from None
     except BadRequest:
         raise ApiProblem(400, "The body is not valid JSON.", kind="malformed-json") from None
     where = _nul_at(body)
